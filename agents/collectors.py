@@ -1,0 +1,248 @@
+"""Experience collection: single-agent environments, and tic-tac-toe self-play.
+
+A collector steps a group of environments with one forward pass for all of them and
+returns the transitions as arrays ready for :meth:`agents.replay_buffer.ReplayBuffer.add`.
+
+Self-play design (tic-tac-toe). One shared network plays both sides; observations are
+always seen from the player to move, so X and O positions look alike to it. Each side's
+transition spans from its own move to its next turn: ``(s, a, r, s')`` where ``s'`` is the
+position the same player faces after the opponent's reply. When a move ends the game, the
+mover's transition gets the mover's reward (+1 for a win, 0 for a draw) and is terminal,
+and the opponent's pending transition gets the negated reward (-1 after a loss, 0 after a
+draw) and is terminal too. The target is then the plain ``r + gamma * max Q(s')`` with no
+sign flip, and the opponent is always the current network with the same exploration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from envs.tictactoe_rules import symmetry_action_maps, symmetry_permutations
+
+
+@dataclass
+class Transitions:
+    """Transitions collected in one step of a collector, batch on axis 0."""
+
+    observations: list[np.ndarray] = field(default_factory=list)
+    actions: list[int] = field(default_factory=list)
+    rewards: list[float] = field(default_factory=list)
+    next_observations: list[np.ndarray] = field(default_factory=list)
+    terminations: list[bool] = field(default_factory=list)
+    next_action_masks: list[np.ndarray] = field(default_factory=list)
+
+    def append(
+        self,
+        observation: np.ndarray,
+        action: int,
+        reward: float,
+        next_observation: np.ndarray,
+        terminated: bool,
+        next_action_mask: np.ndarray,
+    ) -> None:
+        """Add one transition."""
+        self.observations.append(observation)
+        self.actions.append(action)
+        self.rewards.append(reward)
+        self.next_observations.append(next_observation)
+        self.terminations.append(terminated)
+        self.next_action_masks.append(next_action_mask)
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
+    def as_arrays(self) -> dict[str, np.ndarray]:
+        """Return the transitions as stacked arrays keyed like ``ReplayBuffer.add``."""
+        return {
+            "observations": np.stack(self.observations),
+            "actions": np.asarray(self.actions, dtype=np.int64),
+            "rewards": np.asarray(self.rewards, dtype=np.float32),
+            "next_observations": np.stack(self.next_observations),
+            "terminations": np.asarray(self.terminations, dtype=np.bool_),
+            "next_action_masks": np.stack(self.next_action_masks),
+        }
+
+
+@dataclass
+class EpisodeRecord:
+    """Summary of one finished episode (or game) for logging."""
+
+    episode_return: float
+    length: int
+    info: dict[str, Any]
+
+
+class EnvCollector:
+    """Steps single-agent environments, resetting each one when its episode ends.
+
+    Args:
+        envs: Environments that report ``info["action_mask"]``.
+        seed: Environment ``i`` is first reset with ``seed + i``.
+    """
+
+    def __init__(self, envs: list[Any], seed: int) -> None:
+        self.envs = envs
+        self.observations: list[np.ndarray] = []
+        self.masks: list[np.ndarray] = []
+        self.returns = [0.0] * len(envs)
+        self.lengths = [0] * len(envs)
+        for index, env in enumerate(envs):
+            observation, info = env.reset(seed=seed + index)
+            self.observations.append(observation)
+            self.masks.append(info["action_mask"])
+
+    def step(
+        self, agent: Any, epsilon: float, num_steps: int
+    ) -> tuple[Transitions, list[EpisodeRecord]]:
+        """Step the first ``num_steps`` environments once each."""
+        count = min(num_steps, len(self.envs))
+        observations = np.stack(self.observations[:count])
+        masks = np.stack(self.masks[:count])
+        actions = agent.act(observations, epsilon, masks)
+        transitions = Transitions()
+        finished: list[EpisodeRecord] = []
+        for index in range(count):
+            env = self.envs[index]
+            action = int(actions[index])
+            next_observation, reward, terminated, truncated, info = env.step(action)
+            transitions.append(
+                observations[index], action, float(reward), next_observation, terminated,
+                info["action_mask"],
+            )
+            self.returns[index] += float(reward)
+            self.lengths[index] += 1
+            if terminated or truncated:
+                finished.append(EpisodeRecord(self.returns[index], self.lengths[index], info))
+                self.returns[index] = 0.0
+                self.lengths[index] = 0
+                next_observation, info = env.reset()
+            self.observations[index] = next_observation
+            self.masks[index] = info["action_mask"]
+        return transitions, finished
+
+    def close(self) -> None:
+        """Close every environment."""
+        for env in self.envs:
+            env.close()
+
+
+class SelfPlayCollector:
+    """Plays tic-tac-toe games of the agent against itself, one move per board per step.
+
+    Args:
+        envs: Two-player tic-tac-toe environments (``opponent=None``).
+        seed: Board ``i`` is first reset with ``seed + i``.
+        augment_symmetries: Also store the 7 rotated and reflected copies of each
+            transition, which are equally valid because the rules are symmetric.
+    """
+
+    def __init__(self, envs: list[Any], seed: int, *, augment_symmetries: bool) -> None:
+        self.envs = envs
+        self.augment_symmetries = augment_symmetries
+        board_size = envs[0].unwrapped.game.board_size
+        self.permutations = symmetry_permutations(board_size)  # (8, cells)
+        self.action_maps = symmetry_action_maps(board_size)  # (8, cells)
+        self.num_cells = board_size * board_size
+        # The same cell permutation applied to both planes (own marks, opponent marks).
+        self.plane_permutations = np.concatenate(
+            [self.permutations, self.permutations + self.num_cells], axis=1
+        )  # (8, 2 * cells)
+        self.observations: list[np.ndarray] = []
+        self.masks: list[np.ndarray] = []
+        self.players: list[int] = []
+        # pending[i][p]: (observation, action) of player p's last move on board i, waiting for
+        # the position p faces next.
+        self.pending: list[list[tuple[np.ndarray, int] | None]] = []
+        self.lengths = [0] * len(envs)
+        for index, env in enumerate(envs):
+            observation, info = env.reset(seed=seed + index)
+            self._start_game(index, observation, info, first=True)
+
+    def _start_game(self, index: int, observation: np.ndarray, info: dict, first: bool) -> None:
+        if first:
+            self.observations.append(observation)
+            self.masks.append(info["action_mask"])
+            self.players.append(int(info["current_player"]))
+            self.pending.append([None, None])
+            return
+        self.observations[index] = observation
+        self.masks[index] = info["action_mask"]
+        self.players[index] = int(info["current_player"])
+        self.pending[index] = [None, None]
+        self.lengths[index] = 0
+
+    def step(
+        self, agent: Any, epsilon: float, num_steps: int
+    ) -> tuple[Transitions, list[EpisodeRecord]]:
+        """Play one move on each of the first ``num_steps`` boards."""
+        count = min(num_steps, len(self.envs))
+        observations = np.stack(self.observations[:count])
+        masks = np.stack(self.masks[:count])
+        actions = agent.act(observations, epsilon, masks)
+        transitions = Transitions()
+        finished: list[EpisodeRecord] = []
+        no_moves = np.zeros(self.num_cells, dtype=np.bool_)
+        for index in range(count):
+            env = self.envs[index]
+            player = self.players[index]
+            observation = observations[index]
+            action = int(actions[index])
+
+            # The position this player faces now completes its previous transition.
+            pending = self.pending[index][player]
+            if pending is not None:
+                self._store(transitions, *pending, 0.0, observation, False, masks[index])
+
+            next_observation, reward, terminated, truncated, info = env.step(action)
+            self.lengths[index] += 1
+            if terminated or truncated:
+                # Game over: the mover's reward and its negation close both sides.
+                self._store(transitions, observation, action, float(reward), next_observation, True, no_moves)
+                opponent_pending = self.pending[index][1 - player]
+                if opponent_pending is not None:
+                    self._store(
+                        transitions, *opponent_pending, -float(reward), next_observation, True, no_moves
+                    )
+                finished.append(EpisodeRecord(float(reward), self.lengths[index], info))
+                next_observation, info = env.reset()
+                self._start_game(index, next_observation, info, first=False)
+                continue
+
+            self.pending[index][player] = (observation, action)
+            self.observations[index] = next_observation
+            self.masks[index] = info["action_mask"]
+            self.players[index] = int(info["current_player"])
+        return transitions, finished
+
+    def _store(
+        self,
+        transitions: Transitions,
+        observation: np.ndarray,
+        action: int,
+        reward: float,
+        next_observation: np.ndarray,
+        terminated: bool,
+        next_mask: np.ndarray,
+    ) -> None:
+        if not self.augment_symmetries:
+            transitions.append(observation, action, reward, next_observation, terminated, next_mask)
+            return
+        for symmetry in range(8):
+            permutation = self.permutations[symmetry]
+            planes = self.plane_permutations[symmetry]
+            transitions.append(
+                observation[planes],
+                int(self.action_maps[symmetry][action]),
+                reward,
+                next_observation[planes],
+                terminated,
+                next_mask[permutation],
+            )
+
+    def close(self) -> None:
+        """Close every environment."""
+        for env in self.envs:
+            env.close()

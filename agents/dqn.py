@@ -1,0 +1,245 @@
+"""Deep Q-Network agent: epsilon-greedy acting with legal-move masks and TD updates."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as functional
+from torch import nn
+
+from agents.networks import NetworkSpec, build_q_network
+from agents.replay_buffer import ReplayBatch
+
+OPTIMIZERS = ("adam", "rmsprop")
+LOSSES = ("huber", "mse")
+
+
+@dataclass
+class UpdateSettings:
+    """Settings of one gradient update, with Stable-Baselines3's names where they exist.
+
+    Attributes:
+        learning_rate: Optimizer step size.
+        gamma: Discount factor of future rewards.
+        tau: Target network update coefficient: 1.0 copies the Q-network every
+            ``target_update_interval`` updates; below 1.0 applies Polyak averaging
+            ``target = tau * online + (1 - tau) * target`` at that interval.
+        max_grad_norm: Gradient norm clipping threshold; 0 or less disables clipping.
+        double_q: Choose the next action with the Q-network and evaluate it with the target
+            network (Double DQN) instead of the target network's own maximum.
+        loss: ``"huber"`` (smooth L1) or ``"mse"``.
+        optimizer: ``"adam"`` or ``"rmsprop"``.
+        weight_decay: L2 penalty coefficient passed to the optimizer.
+    """
+
+    learning_rate: float = 1e-3
+    gamma: float = 0.99
+    tau: float = 1.0
+    max_grad_norm: float = 10.0
+    double_q: bool = True
+    loss: str = "huber"
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+
+
+def masked_argmax(q_values: torch.Tensor, action_masks: torch.Tensor | None) -> torch.Tensor:
+    """Return the index of the largest Q-value among legal actions, per row."""
+    if action_masks is None:
+        return q_values.argmax(dim=1)
+    return q_values.masked_fill(~action_masks, float("-inf")).argmax(dim=1)
+
+
+def compute_td_targets(
+    rewards: torch.Tensor,
+    terminations: torch.Tensor,
+    next_q_target: torch.Tensor,
+    gamma: float,
+    next_action_masks: torch.Tensor | None = None,
+    next_q_online: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Compute ``r + gamma * (1 - terminated) * Q_target(s', a*)`` for a batch.
+
+    ``a*`` is the legal action with the largest target Q-value, or, when ``next_q_online``
+    is given (Double DQN), the legal action with the largest online Q-value. Truncation is
+    not an input: a truncated transition bootstraps like any non-terminal one. A next
+    state without any legal action contributes 0.
+
+    Args:
+        rewards: Shape (batch,).
+        terminations: Shape (batch,), true where the episode ended by its own rules.
+        next_q_target: Target-network Q-values of the next observations, (batch, actions).
+        gamma: Discount factor.
+        next_action_masks: Legal actions in the next observations, (batch, actions) bool.
+        next_q_online: Online-network Q-values of the next observations, for Double DQN.
+    """
+    selector = next_q_online if next_q_online is not None else next_q_target
+    next_actions = masked_argmax(selector, next_action_masks)
+    next_values = next_q_target.gather(1, next_actions.unsqueeze(1)).squeeze(1)  # (batch,)
+    if next_action_masks is not None:
+        has_legal_action = next_action_masks.any(dim=1)
+        next_values = torch.where(has_legal_action, next_values, torch.zeros_like(next_values))
+    not_terminated = (~terminations).to(rewards.dtype)
+    return rewards + gamma * not_terminated * next_values
+
+
+class DQNAgent:
+    """A Q-network, its target network and optimizer, with acting and learning steps.
+
+    Args:
+        spec: Q-network architecture.
+        settings: Update hyperparameters.
+        device: Torch device for both networks.
+        seed: Seed of the agent's exploration generator.
+    """
+
+    def __init__(
+        self,
+        spec: NetworkSpec,
+        settings: UpdateSettings,
+        *,
+        device: str | torch.device = "cpu",
+        seed: int | None = None,
+    ) -> None:
+        if settings.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {settings.optimizer!r}")
+        if settings.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {settings.loss!r}")
+        if not 0.0 < settings.tau <= 1.0:
+            raise ValueError(f"tau must be in (0, 1], got {settings.tau}")
+        self.spec = spec
+        self.settings = settings
+        self.device = torch.device(device)
+        self.q_network = build_q_network(spec).to(self.device)
+        self.target_network = copy.deepcopy(self.q_network)
+        self.target_network.eval()
+        for parameter in self.target_network.parameters():
+            parameter.requires_grad_(False)
+        optimizer_class = torch.optim.Adam if settings.optimizer == "adam" else torch.optim.RMSprop
+        self.optimizer = optimizer_class(
+            self.q_network.parameters(),
+            lr=settings.learning_rate,
+            weight_decay=settings.weight_decay,
+        )
+        self.rng = np.random.default_rng(seed)
+        self.num_updates = 0
+
+    def _as_tensor(self, observations: np.ndarray) -> torch.Tensor:
+        # np.array copies, so read-only inputs (cached tables, for example) are safe to wrap.
+        return torch.from_numpy(np.array(observations, dtype=np.float32)).to(self.device)
+
+    @torch.no_grad()
+    def q_values(self, observations: np.ndarray) -> np.ndarray:
+        """Return Q-values (batch, actions) of a batch of observations, in evaluation mode."""
+        self.q_network.eval()
+        return self.q_network(self._as_tensor(observations)).cpu().numpy()
+
+    def greedy_actions(
+        self, observations: np.ndarray, action_masks: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Return the best legal action of each observation, never exploring."""
+        q_values = torch.from_numpy(self.q_values(observations))
+        masks = None if action_masks is None else torch.from_numpy(np.asarray(action_masks, bool))
+        return masked_argmax(q_values, masks).numpy()
+
+    def act(
+        self,
+        observations: np.ndarray,
+        epsilon: float,
+        action_masks: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Choose one action per observation, epsilon-greedily among legal actions.
+
+        Exploration draws uniformly from the legal actions only, so with ``epsilon = 1`` no
+        illegal action is ever chosen.
+        """
+        actions = self.greedy_actions(observations, action_masks)
+        explore = self.rng.random(len(actions)) < epsilon
+        if explore.any():
+            num_actions = self.spec.num_actions
+            scores = self.rng.random((int(explore.sum()), num_actions))
+            if action_masks is not None:
+                scores = np.where(np.asarray(action_masks, bool)[explore], scores, -1.0)
+            actions[explore] = scores.argmax(axis=1)
+        return actions
+
+    def train_on_batch(self, batch: ReplayBatch) -> tuple[float, float]:
+        """Take one gradient step on a replay batch.
+
+        Returns:
+            The loss and the mean Q-value of the taken actions.
+        """
+        settings = self.settings
+        observations = self._as_tensor(batch.observations)
+        next_observations = self._as_tensor(batch.next_observations)
+        actions = torch.as_tensor(batch.actions, device=self.device).long()
+        rewards = torch.as_tensor(batch.rewards, device=self.device)
+        terminations = torch.as_tensor(batch.terminations, device=self.device)
+        next_masks = None
+        if batch.next_action_masks is not None:
+            next_masks = torch.as_tensor(batch.next_action_masks, device=self.device)
+
+        # Target: bootstrap from the target network, choosing the action online for Double DQN.
+        with torch.no_grad():
+            next_q_target = self.target_network(next_observations)
+            next_q_online = None
+            if settings.double_q:
+                self.q_network.eval()
+                next_q_online = self.q_network(next_observations)
+            td_target = compute_td_targets(
+                rewards, terminations, next_q_target, settings.gamma, next_masks, next_q_online
+            )
+
+        # Prediction: Q-values of the actions that were taken.
+        self.q_network.train()
+        q_taken = self.q_network(observations).gather(1, actions.unsqueeze(1)).squeeze(1)
+        if settings.loss == "huber":
+            loss = functional.smooth_l1_loss(q_taken, td_target)
+        else:
+            loss = functional.mse_loss(q_taken, td_target)
+
+        # Optimise, clipping the gradient norm.
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if settings.max_grad_norm > 0:
+            nn.utils.clip_grad_norm_(self.q_network.parameters(), settings.max_grad_norm)
+        self.optimizer.step()
+        self.num_updates += 1
+        return float(loss.item()), float(q_taken.mean().item())
+
+    @torch.no_grad()
+    def update_target_network(self) -> None:
+        """Copy (``tau = 1``) or Polyak-average the Q-network into the target network."""
+        tau = self.settings.tau
+        if tau >= 1.0:
+            self.target_network.load_state_dict(self.q_network.state_dict())
+            return
+        for target, online in zip(
+            self.target_network.parameters(), self.q_network.parameters(), strict=True
+        ):
+            target.mul_(1.0 - tau).add_(online, alpha=tau)
+
+    def set_learning_rate(self, learning_rate: float) -> None:
+        """Set the optimizer's learning rate for the next updates."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate
+
+    def state_dict(self) -> dict:
+        """Return networks, optimizer, update count and exploration generator state."""
+        return {
+            "q_network": self.q_network.state_dict(),
+            "target_network": self.target_network.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "num_updates": self.num_updates,
+            "rng_state": self.rng.bit_generator.state,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        self.q_network.load_state_dict(state["q_network"])
+        self.target_network.load_state_dict(state["target_network"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.num_updates = int(state["num_updates"])
+        self.rng.bit_generator.state = state["rng_state"]

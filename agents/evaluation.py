@@ -1,0 +1,214 @@
+"""Evaluation shared by training and play.py: exhaustive tic-tac-toe checks and snake statistics.
+
+Every evaluation plays the greedy policy, never exploring.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from agents.policies import Policy, PolicyPlayer
+from envs.snake_env import SnakeEnv
+from envs.tictactoe_rules import O, X, TicTacToeGame
+from envs.tictactoe_solver import make_player, solve_positions
+
+
+class TablePlayer:
+    """Plays a precomputed greedy move for each 3 x 3 position (one forward pass in all).
+
+    Args:
+        policy: Policy whose greedy moves are tabulated over every reachable position.
+    """
+
+    def __init__(self, policy: Policy) -> None:
+        table = solve_positions(3, 3)
+        masks = table.cells == 0
+        self.name = policy.name
+        self.table = table
+        self.moves = policy.select_actions(table.observations, masks)  # (4520,)
+
+    def select_action(self, game: TicTacToeGame, rng: np.random.Generator | None = None) -> int:
+        """Return the tabulated greedy move of ``game``'s position."""
+        return int(self.moves[self.table.index[game.key()]])
+
+    def optimal_move_rate(self) -> float:
+        """Return the share of non-terminal positions where the greedy move is minimax-optimal."""
+        rows = np.arange(len(self.moves))
+        return float(self.table.optimal_mask[rows, self.moves].mean())
+
+
+def count_losing_lines(player: Any, agent_side: int, board_size: int = 3, win_length: int = 3) -> tuple[int, int]:
+    """Play ``player`` against every possible sequence of opponent replies.
+
+    The agent moves greedily; at each opponent turn every legal move is tried. Each
+    finished game is one line.
+
+    Returns:
+        The number of lines the agent loses and the number of lines in total.
+    """
+    losses = 0
+    lines = 0
+    stack = [TicTacToeGame(board_size, win_length)]
+    while stack:
+        game = stack.pop()
+        if game.is_over:
+            lines += 1
+            losses += int(game.winner == 1 - agent_side)
+            continue
+        if game.current_player == agent_side:
+            child = game.copy()
+            child.play(player.select_action(game))
+            stack.append(child)
+            continue
+        for action in game.legal_actions():
+            child = game.copy()
+            child.play(int(action))
+            stack.append(child)
+    return losses, lines
+
+
+def play_games(
+    player: Any,
+    opponent: Any,
+    agent_side: int,
+    num_games: int,
+    rng: np.random.Generator,
+    board_size: int,
+    win_length: int,
+) -> dict[str, int]:
+    """Play ``num_games`` games with the agent on ``agent_side``; count wins, draws and losses."""
+    counts = {"win": 0, "draw": 0, "loss": 0}
+    for _ in range(num_games):
+        game = TicTacToeGame(board_size, win_length)
+        while not game.is_over:
+            mover = player if game.current_player == agent_side else opponent
+            game.play(mover.select_action(game, rng))
+        if game.winner is None:
+            counts["draw"] += 1
+        elif game.winner == agent_side:
+            counts["win"] += 1
+        else:
+            counts["loss"] += 1
+    return counts
+
+
+def evaluate_tictactoe(
+    policy: Policy,
+    *,
+    board_size: int = 3,
+    win_length: int = 3,
+    num_games: int = 100,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Evaluate a greedy tic-tac-toe policy.
+
+    On 3 x 3 this includes the exhaustive check (lines lost against every possible
+    opponent, as X and as O) and the share of the 4,520 reachable non-terminal positions
+    where the greedy move is minimax-optimal. On every board size it plays ``num_games``
+    games per side against a random player and against the perfect player (depth-limited
+    alpha-beta above 3 x 3, which is not perfect).
+
+    Returns:
+        Flat metrics; ``score`` orders models (higher is better): fewer lost lines first,
+        then a higher optimal-move rate on 3 x 3; wins minus losses elsewhere.
+    """
+    rng = np.random.default_rng(seed)
+    metrics: dict[str, float] = {}
+    if (board_size, win_length) == (3, 3):
+        player: Any = TablePlayer(policy)
+        for side, label in ((X, "x"), (O, "o")):
+            losses, lines = count_losing_lines(player, side)
+            metrics[f"losing_lines_as_{label}"] = losses
+            metrics[f"lines_as_{label}"] = lines
+        metrics["losing_lines"] = metrics["losing_lines_as_x"] + metrics["losing_lines_as_o"]
+        metrics["optimal_move_rate"] = player.optimal_move_rate()
+    else:
+        player = PolicyPlayer(policy)
+
+    balance = 0.0
+    for opponent_name in ("random", "perfect"):
+        opponent = make_player(opponent_name, board_size, win_length)
+        for side, label in ((X, "x"), (O, "o")):
+            counts = play_games(player, opponent, side, num_games, rng, board_size, win_length)
+            for outcome, count in counts.items():
+                metrics[f"vs_{opponent_name}_as_{label}_{outcome}"] = count / num_games
+            balance += (counts["win"] - counts["loss"]) / num_games
+
+    if "losing_lines" in metrics:
+        metrics["score"] = -metrics["losing_lines"] + metrics["optimal_move_rate"]
+    else:
+        metrics["score"] = balance
+    return metrics
+
+
+def evaluate_snake(
+    policy: Policy,
+    env_kwargs: dict[str, Any],
+    *,
+    num_episodes: int = 100,
+    seed: int = 0,
+    max_parallel: int = 32,
+) -> dict[str, float]:
+    """Play ``num_episodes`` greedy snake episodes and summarise their scores.
+
+    Episodes run in parallel batches so one forward pass serves many boards. Episode ``i``
+    starts from ``reset(seed=seed + i)``, so every evaluation with the same seed sees the
+    same starting positions and food draws for the same moves.
+
+    Returns:
+        Mean, median, 10th percentile and maximum score, the mean episode length, the
+        count of each way an episode ended (``end_<reason>``), and ``score`` (the mean).
+    """
+    scores: list[int] = []
+    lengths: list[int] = []
+    reasons: Counter[str] = Counter()
+    next_episode = 0
+    envs = [SnakeEnv(**env_kwargs) for _ in range(min(max_parallel, num_episodes))]
+    active: list[tuple[SnakeEnv, np.ndarray, np.ndarray]] = []
+    for env in envs:
+        observation, info = env.reset(seed=seed + next_episode)
+        next_episode += 1
+        active.append((env, observation, info["action_mask"]))
+    steps = [0] * len(active)
+
+    while active:
+        observations = np.stack([observation for _, observation, _ in active])
+        masks = np.stack([mask for _, _, mask in active])
+        actions = policy.select_actions(observations, masks)
+        still_active = []
+        still_steps = []
+        for (env, _, _), action, count in zip(active, actions, steps, strict=True):
+            observation, _, terminated, truncated, info = env.step(int(action))
+            count += 1
+            if terminated or truncated:
+                scores.append(int(info["score"]))
+                lengths.append(count)
+                reasons[str(info["end_reason"])] += 1
+                if next_episode < num_episodes:
+                    observation, info = env.reset(seed=seed + next_episode)
+                    next_episode += 1
+                    still_active.append((env, observation, info["action_mask"]))
+                    still_steps.append(0)
+                continue
+            still_active.append((env, observation, info["action_mask"]))
+            still_steps.append(count)
+        active, steps = still_active, still_steps
+    for env in envs:
+        env.close()
+
+    score_array = np.asarray(scores, dtype=np.float64)
+    metrics: dict[str, float] = {
+        "mean_score": float(score_array.mean()),
+        "median_score": float(np.median(score_array)),
+        "p10_score": float(np.percentile(score_array, 10)),
+        "max_score": float(score_array.max()),
+        "mean_episode_length": float(np.mean(lengths)),
+        "episodes": float(len(scores)),
+    }
+    for reason in ("wall", "body", "no_progress", "win"):
+        metrics[f"end_{reason}"] = float(reasons.get(reason, 0))
+    metrics["score"] = metrics["mean_score"]
+    return metrics

@@ -1,0 +1,182 @@
+"""Experience replay preallocated in numpy with compact dtypes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class ReplayBatch:
+    """A sampled batch of transitions, as numpy arrays with the batch on axis 0."""
+
+    observations: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    next_observations: np.ndarray
+    terminations: np.ndarray
+    next_action_masks: np.ndarray | None
+
+
+class ReplayBuffer:
+    """Fixed-size ring buffer of transitions.
+
+    Observations keep the dtype the environment declares (``int8`` or ``uint8`` for
+    boards and grids), actions are stored as ``int16`` and terminations as ``bool``. Every
+    transition keeps its own next observation, so the last step of an episode stores the
+    real final observation, never the reset observation of the next episode. Only
+    ``terminated`` is stored: a truncated step is stored as not terminated, so its target
+    still bootstraps from the next observation.
+
+    Args:
+        capacity: Maximum number of transitions; the oldest are overwritten first.
+        observation_shape: Shape of one observation.
+        observation_dtype: Dtype to store observations in.
+        num_actions: Size of the discrete action space.
+        store_action_masks: Keep the legal-action mask of each next observation, so the
+            bootstrapped maximum only considers legal actions.
+        seed: Seed of the buffer's own sampling generator.
+
+    Raises:
+        ValueError: If ``capacity`` is not positive.
+        MemoryError: If the arrays do not fit in memory; the message gives the size needed.
+    """
+
+    def __init__(
+        self,
+        capacity: int,
+        observation_shape: tuple[int, ...],
+        observation_dtype: np.dtype | type,
+        num_actions: int,
+        *,
+        store_action_masks: bool,
+        seed: int | None = None,
+    ) -> None:
+        if capacity <= 0:
+            raise ValueError(f"buffer_size must be positive, got {capacity}")
+        if num_actions > np.iinfo(np.int16).max:
+            raise ValueError(f"at most 32767 actions fit in int16, got {num_actions}")
+        self.capacity = int(capacity)
+        self.observation_shape = tuple(observation_shape)
+        self.observation_dtype = np.dtype(observation_dtype)
+        self.num_actions = num_actions
+        self.store_action_masks = store_action_masks
+        needed = self.nbytes_for(
+            capacity, observation_shape, observation_dtype, num_actions, store_action_masks
+        )
+        try:
+            self.observations = np.zeros((capacity, *observation_shape), self.observation_dtype)
+            self.next_observations = np.zeros_like(self.observations)
+            self.actions = np.zeros(capacity, np.int16)
+            self.rewards = np.zeros(capacity, np.float32)
+            self.terminations = np.zeros(capacity, np.bool_)
+            self.next_action_masks = (
+                np.zeros((capacity, num_actions), np.bool_) if store_action_masks else None
+            )
+        except MemoryError as error:
+            raise MemoryError(
+                f"replay buffer of {capacity:,} transitions needs {needed / 2**30:.2f} GiB, "
+                "which does not fit in memory; lower buffer_size"
+            ) from error
+        self.position = 0
+        self.size = 0
+        self.rng = np.random.default_rng(seed)
+
+    @staticmethod
+    def nbytes_for(
+        capacity: int,
+        observation_shape: tuple[int, ...],
+        observation_dtype: np.dtype | type,
+        num_actions: int,
+        store_action_masks: bool,
+    ) -> int:
+        """Return the bytes the buffer's arrays take for ``capacity`` transitions."""
+        observation_bytes = int(np.prod(observation_shape)) * np.dtype(observation_dtype).itemsize
+        per_transition = 2 * observation_bytes + 2 + 4 + 1
+        if store_action_masks:
+            per_transition += num_actions
+        return capacity * per_transition
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(
+        self,
+        observations: np.ndarray,
+        actions: np.ndarray,
+        rewards: np.ndarray,
+        next_observations: np.ndarray,
+        terminations: np.ndarray,
+        next_action_masks: np.ndarray | None = None,
+    ) -> None:
+        """Append a batch of transitions (batch on axis 0), overwriting the oldest."""
+        count = len(actions)
+        if count > self.capacity:
+            raise ValueError(f"cannot add {count} transitions to a buffer of {self.capacity}")
+        indices = (self.position + np.arange(count)) % self.capacity
+        self.observations[indices] = observations
+        self.next_observations[indices] = next_observations
+        self.actions[indices] = actions
+        self.rewards[indices] = rewards
+        self.terminations[indices] = terminations
+        if self.next_action_masks is not None:
+            if next_action_masks is None:
+                raise ValueError("this buffer stores action masks; pass next_action_masks")
+            self.next_action_masks[indices] = next_action_masks
+        self.position = int((self.position + count) % self.capacity)
+        self.size = min(self.size + count, self.capacity)
+
+    def sample(self, batch_size: int) -> ReplayBatch:
+        """Draw ``batch_size`` transitions uniformly, with replacement."""
+        if self.size == 0:
+            raise ValueError("cannot sample from an empty replay buffer")
+        indices = self.rng.integers(0, self.size, size=batch_size)
+        masks = None if self.next_action_masks is None else self.next_action_masks[indices]
+        return ReplayBatch(
+            observations=self.observations[indices],
+            actions=self.actions[indices],
+            rewards=self.rewards[indices],
+            next_observations=self.next_observations[indices],
+            terminations=self.terminations[indices],
+            next_action_masks=masks,
+        )
+
+    def state_dict(self) -> dict:
+        """Return the filled part of the buffer and its sampling state, as plain arrays."""
+        arrays = {
+            "observations": self.observations[: self.size],
+            "next_observations": self.next_observations[: self.size],
+            "actions": self.actions[: self.size],
+            "rewards": self.rewards[: self.size],
+            "terminations": self.terminations[: self.size],
+        }
+        if self.next_action_masks is not None:
+            arrays["next_action_masks"] = self.next_action_masks[: self.size]
+        return {
+            "arrays": arrays,
+            "position": self.position,
+            "size": self.size,
+            "rng_state": self.rng.bit_generator.state,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` returned.
+
+        Raises:
+            ValueError: If the saved arrays do not match this buffer's shapes.
+        """
+        size = int(state["size"])
+        if size > self.capacity:
+            raise ValueError(
+                f"saved replay buffer holds {size} transitions, more than buffer_size "
+                f"{self.capacity}"
+            )
+        for name, saved in state["arrays"].items():
+            target = getattr(self, name)
+            if target is None or saved.shape[1:] != target.shape[1:]:
+                raise ValueError(f"saved replay buffer field {name!r} does not match this buffer")
+            target[:size] = saved
+        self.size = size
+        self.position = int(state["position"]) % self.capacity
+        self.rng.bit_generator.state = state["rng_state"]

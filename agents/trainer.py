@@ -1,0 +1,565 @@
+"""The DQN training loop: collection, updates, evaluation, checkpoints and TensorBoard.
+
+A run directory holds:
+
+- ``config.yaml``: the resolved configuration (``train.py --config`` reads it back);
+- ``model_summary.txt``: each layer with its parameter count;
+- ``checkpoints/step_<N>.pt``: periodic checkpoints, by steps and by minutes, each with
+  everything needed to resume (weights, target network, optimizer, counters, random
+  states), and ``checkpoints/replay_buffer.pt`` beside the newest one;
+- ``best_model.pt`` (best evaluation so far) and ``final_model.pt``;
+- ``evaluations.csv``: every periodic evaluation; ``results.json``: the final evaluation
+  of the best model;
+- ``tensorboard/``: event files keyed on the global step.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import random
+import signal
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+import envs as registered_envs
+from agents.checkpoint import (
+    CheckpointError,
+    load_model_file,
+    save_model_file,
+    tensors_to_numpy,
+)
+from agents.collectors import EnvCollector, SelfPlayCollector
+from agents.config import TrainConfig, config_to_dict, env_kwargs, write_config
+from agents.dqn import DQNAgent, UpdateSettings
+from agents.evaluation import evaluate_snake, evaluate_tictactoe
+from agents.networks import NetworkSpec, model_summary
+from agents.policies import AgentPolicy, QNetworkPolicy
+from agents.replay_buffer import ReplayBuffer
+from envs.snake_env import SnakeEnv
+from envs.tictactoe_env import TicTacToeEnv
+
+logger = logging.getLogger(__name__)
+
+ENV_IDS = {"tictactoe": registered_envs.TICTACTOE_ID, "snake": registered_envs.SNAKE_ID}
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (a non-finite loss, for example); the message says where."""
+
+
+@dataclass
+class TrainingResult:
+    """What a finished or interrupted run reports."""
+
+    run_dir: Path
+    global_step: int
+    interrupted: bool
+    best_metrics: dict[str, float] | None
+    final_metrics: dict[str, float] | None
+
+
+def make_env(env_name: str, kwargs: dict[str, Any], render_mode: str | None = None) -> gym.Env:
+    """Build an unwrapped training environment (self-play mode for tic-tac-toe)."""
+    if env_name == "tictactoe":
+        return TicTacToeEnv(render_mode=render_mode, opponent=None, **kwargs)
+    return SnakeEnv(render_mode=render_mode, **kwargs)
+
+
+def network_spec_for(env: gym.Env, config: TrainConfig) -> NetworkSpec:
+    """Describe the Q-network that fits ``env``'s spaces and the configuration."""
+    grid_shape = None
+    if config.network == "cnn":
+        grid_shape = tuple(env.unwrapped.grid_shape)
+    return NetworkSpec(
+        kind=config.network,
+        input_shape=tuple(env.observation_space.shape),
+        num_actions=int(env.action_space.n),
+        hidden_sizes=tuple(config.hidden_sizes),
+        activation=config.activation,
+        dropout=config.dropout,
+        grid_shape=grid_shape,
+        dueling=config.dueling,
+    )
+
+
+def linear_epsilon(config: TrainConfig, global_step: int) -> float:
+    """Return epsilon at ``global_step``: linear from initial to final over the fraction."""
+    span = config.exploration_fraction * config.total_timesteps
+    if span <= 0:
+        return config.exploration_final_eps
+    progress = min(1.0, global_step / span)
+    start, end = config.exploration_initial_eps, config.exploration_final_eps
+    return start + progress * (end - start)
+
+
+def resolve_device(name: str) -> torch.device:
+    """Turn ``auto`` into cuda when available; reject a CUDA device that is missing."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise TrainingError(f"device {name!r} requested, but torch sees no CUDA device")
+    return torch.device(name)
+
+
+class Trainer:
+    """Trains a DQN agent on one game and writes everything into a run directory.
+
+    Args:
+        env_name: ``"tictactoe"`` or ``"snake"``.
+        config: Resolved configuration.
+        run_dir: Folder for the run's files; created if missing.
+        resume: A checkpoint payload to continue from (see
+            :func:`agents.checkpoint.find_resumable_checkpoint`), or None for a fresh run.
+    """
+
+    def __init__(
+        self,
+        env_name: str,
+        config: TrainConfig,
+        run_dir: Path,
+        resume: dict[str, Any] | None = None,
+    ) -> None:
+        self.env_name = env_name
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.env_kwargs = env_kwargs(config, env_name)
+        self.device = resolve_device(config.device)
+        torch.set_num_threads(config.torch_threads)
+        self._seed_everything(config.seed)
+
+        envs = [make_env(env_name, self.env_kwargs) for _ in range(config.num_envs)]
+        self.spec = network_spec_for(envs[0], config)
+        self.agent = DQNAgent(self.spec, self._update_settings(), device=self.device, seed=config.seed)
+        observation_space = envs[0].observation_space
+        self.replay_buffer = ReplayBuffer(
+            config.buffer_size,
+            observation_space.shape,
+            observation_space.dtype,
+            self.spec.num_actions,
+            store_action_masks=True,
+            seed=config.seed + 1,
+        )
+
+        self.global_step = 0
+        self.num_episodes = 0
+        self.best_score = -math.inf
+        self.elapsed_before = 0.0
+        self.last_save_step = 0
+        self.last_eval_step = 0
+        self.last_log_step = 0
+        self.latest_eval: dict[str, float] | None = None
+        if resume is not None:
+            self._restore(resume)
+
+        # Episodes restart after a resume; their seeds depend on the step so they differ.
+        env_seed = config.seed * 100_003 + self.global_step
+        if env_name == "tictactoe":
+            self.collector: Any = SelfPlayCollector(
+                envs, env_seed, augment_symmetries=config.symmetry_augmentation
+            )
+        else:
+            self.collector = EnvCollector(envs, env_seed)
+
+        self.recent_returns: deque[float] = deque(maxlen=100)
+        self.recent_lengths: deque[int] = deque(maxlen=100)
+        self.recent_outcomes: deque[str] = deque(maxlen=1000)
+        self.pending_losses: list[float] = []
+        self.pending_q_values: list[float] = []
+        self.stop_signal: int | None = None
+
+    # ----------------------------------------------------------------- setup and restore
+
+    def _update_settings(self) -> UpdateSettings:
+        config = self.config
+        return UpdateSettings(
+            learning_rate=config.learning_rate,
+            gamma=config.gamma,
+            tau=config.tau,
+            max_grad_norm=config.max_grad_norm,
+            double_q=config.double_q,
+            loss=config.loss,
+            optimizer=config.optimizer,
+            weight_decay=config.weight_decay,
+        )
+
+    @staticmethod
+    def _seed_everything(seed: int) -> None:
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        torch.manual_seed(seed)
+
+    def _restore(self, payload: dict[str, Any]) -> None:
+        saved_spec = NetworkSpec.from_dict(payload["network"])
+        if saved_spec != self.spec:
+            raise CheckpointError(
+                f"checkpoint network {saved_spec} does not match the configured {self.spec}"
+            )
+        self.agent.load_state_dict(payload["agent"])
+        counters = payload["counters"]
+        self.global_step = int(counters["global_step"])
+        self.num_episodes = int(counters["num_episodes"])
+        self.best_score = float(counters["best_score"])
+        self.elapsed_before = float(counters["elapsed_seconds"])
+        self.last_save_step = self.global_step
+        self.last_eval_step = int(counters["last_eval_step"])
+        self.last_log_step = self.global_step
+        random.setstate(_as_random_state(payload["random_state"]))
+        torch.set_rng_state(payload["torch_rng_state"])
+        self._restore_replay_buffer()
+
+    def _restore_replay_buffer(self) -> None:
+        path = self.run_dir / "checkpoints" / "replay_buffer.pt"
+        if not path.exists():
+            logger.warning("no saved replay buffer in %s; resuming with an empty one", path.parent)
+            return
+        try:
+            saved = load_model_file(path)
+        except CheckpointError as error:
+            logger.warning("ignoring replay buffer: %s", error)
+            return
+        if int(saved["global_step"]) != self.global_step:
+            logger.warning(
+                "saved replay buffer is from step %s, not %s; resuming with an empty one",
+                saved["global_step"],
+                self.global_step,
+            )
+            return
+        self.replay_buffer.load_state_dict(tensors_to_numpy(saved["replay_buffer"]))
+
+    # ----------------------------------------------------------------- the loop
+
+    def run(self) -> TrainingResult:
+        """Train until ``total_timesteps``, a stop signal, or an error; save on the way out."""
+        config = self.config
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        write_config(config, self.env_name, self.run_dir / "config.yaml")
+        summary = model_summary(self.agent.q_network)
+        (self.run_dir / "model_summary.txt").write_text(summary + "\n", encoding="utf-8")
+        print(f"Q-network ({self.spec.kind}, {self.spec.num_actions} actions):\n{summary}")
+
+        writer = open_summary_writer(self.run_dir / "tensorboard", self.global_step)
+        previous_handlers = self._install_signal_handlers()
+        progress = make_progress_bar(config, self.global_step)
+        self.start_time = time.monotonic()
+        self.last_save_time = self.start_time
+        interrupted = False
+        try:
+            while self.global_step < config.total_timesteps:
+                if self.stop_signal is not None:
+                    interrupted = True
+                    break
+                steps = self._collect(writer)
+                self._learn()
+                progress.update(steps)
+                self._maybe_log(writer)
+                self._maybe_evaluate(writer, progress)
+                self._maybe_save()
+        finally:
+            self._restore_signal_handlers(previous_handlers)
+            progress.close()
+
+        self.save_checkpoint()
+        self.save_model(self.run_dir / "final_model.pt")
+        final_metrics = None
+        if not interrupted:
+            if self.latest_eval is None or self.last_eval_step != self.global_step:
+                self._evaluate(writer)
+            final_metrics = self._final_evaluation()
+        writer.close()
+        self.collector.close()
+        return TrainingResult(self.run_dir, self.global_step, interrupted, self.latest_eval, final_metrics)
+
+    def _collect(self, writer: Any) -> int:
+        remaining = self.config.total_timesteps - self.global_step
+        epsilon = linear_epsilon(self.config, self.global_step)
+        transitions, finished = self.collector.step(self.agent, epsilon, remaining)
+        steps = min(remaining, len(self.collector.envs))
+        self.global_step += steps
+        if len(transitions):
+            self.replay_buffer.add(**transitions.as_arrays())
+        for record in finished:
+            self.num_episodes += 1
+            self.recent_returns.append(record.episode_return)
+            self.recent_lengths.append(record.length)
+            if self.env_name == "tictactoe":
+                winner = record.info.get("winner")
+                self.recent_outcomes.append("draw" if winner is None else ("x" if winner == 0 else "o"))
+            else:
+                self.recent_outcomes.append(str(record.info.get("score", 0)))
+        return steps
+
+    def _learn(self) -> None:
+        config = self.config
+        if self.global_step < config.learning_starts or len(self.replay_buffer) < config.batch_size:
+            return
+        due = (self.global_step - config.learning_starts) // config.train_freq * config.gradient_steps
+        while self.agent.num_updates < due:
+            # One update: sample, fit the TD target, and refresh the target network on schedule.
+            batch = self.replay_buffer.sample(config.batch_size)
+            loss, q_mean = self.agent.train_on_batch(batch)
+            if not math.isfinite(loss):
+                raise TrainingError(
+                    f"loss became {loss} at step {self.global_step} (update "
+                    f"{self.agent.num_updates}); the last good checkpoint is kept in "
+                    f"{self.run_dir / 'checkpoints'}"
+                )
+            self.pending_losses.append(loss)
+            self.pending_q_values.append(q_mean)
+            if self.agent.num_updates % config.target_update_interval == 0:
+                self.agent.update_target_network()
+
+    def _maybe_log(self, writer: Any) -> None:
+        if self.global_step - self.last_log_step < self.config.log_interval:
+            return
+        step = self.global_step
+        elapsed = time.monotonic() - self.start_time
+        fps = (step - self.last_log_step) / max(1e-9, elapsed - getattr(self, "_last_log_time", 0.0))
+        self._last_log_time = elapsed
+        self.last_log_step = step
+        writer.add_scalar("rollout/exploration_rate", linear_epsilon(self.config, step), step)
+        writer.add_scalar("train/learning_rate", self.agent.optimizer.param_groups[0]["lr"], step)
+        writer.add_scalar("time/fps", fps, step)
+        writer.add_scalar("time/episodes", self.num_episodes, step)
+        if self.pending_losses:
+            writer.add_scalar("train/loss", float(np.mean(self.pending_losses)), step)
+            writer.add_scalar("train/q_mean", float(np.mean(self.pending_q_values)), step)
+            writer.add_scalar("train/n_updates", self.agent.num_updates, step)
+            self.pending_losses.clear()
+            self.pending_q_values.clear()
+        if self.recent_returns:
+            writer.add_scalar("rollout/ep_rew_mean", float(np.mean(self.recent_returns)), step)
+            writer.add_scalar("rollout/ep_len_mean", float(np.mean(self.recent_lengths)), step)
+        if self.env_name == "tictactoe" and self.recent_outcomes:
+            outcomes = list(self.recent_outcomes)
+            for label in ("x", "o", "draw"):
+                share = outcomes.count(label) / len(outcomes)
+                writer.add_scalar(f"rollout/selfplay_{label}_rate", share, step)
+
+    def _maybe_evaluate(self, writer: Any, progress: Any) -> None:
+        if self.global_step - self.last_eval_step < self.config.eval_every:
+            return
+        metrics = self._evaluate(writer)
+        progress.set_postfix_str(describe_metrics(self.env_name, metrics), refresh=False)
+
+    def _evaluate(self, writer: Any) -> dict[str, float]:
+        """Evaluate the greedy agent, log and record it, and keep the best model."""
+        policy = AgentPolicy(self.agent)
+        metrics = self.evaluate_policy(policy, self.config.eval_episodes)
+        self.last_eval_step = self.global_step
+        self.latest_eval = metrics
+        for name, value in metrics.items():
+            writer.add_scalar(f"eval/{name}", value, self.global_step)
+        if self.env_name == "snake":
+            writer.add_scalar("eval/mean_reward", metrics["mean_score"], self.global_step)
+        writer.flush()
+        self._append_evaluation_row(metrics)
+        if metrics["score"] > self.best_score:
+            self.best_score = metrics["score"]
+            self.save_model(self.run_dir / "best_model.pt", metrics)
+        return metrics
+
+    def evaluate_policy(self, policy: Any, num_episodes: int) -> dict[str, float]:
+        """Run the game's evaluation protocol on a greedy policy."""
+        if self.env_name == "tictactoe":
+            return evaluate_tictactoe(
+                policy,
+                board_size=self.config.board_size,
+                win_length=self.config.win_length,
+                num_games=num_episodes,
+                seed=self.config.seed + 7,
+            )
+        return evaluate_snake(policy, self.env_kwargs, num_episodes=num_episodes, seed=10_000)
+
+    def _append_evaluation_row(self, metrics: dict[str, float]) -> None:
+        path = self.run_dir / "evaluations.csv"
+        elapsed = self.elapsed_before + time.monotonic() - self.start_time
+        row = {"global_step": self.global_step, "episodes": self.num_episodes,
+               "wall_seconds": round(elapsed, 2), **metrics}
+        new_file = not path.exists()
+        with path.open("a", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(row))
+            if new_file:
+                writer.writeheader()
+            writer.writerow(row)
+
+    def _final_evaluation(self) -> dict[str, float]:
+        """Evaluate the best model with ``final_eval_episodes`` and write ``results.json``."""
+        path = self.run_dir / "best_model.pt"
+        data = load_model_file(path)
+        policy = QNetworkPolicy(self._network_from(data), name="best_model", metadata={})
+        metrics = self.evaluate_policy(policy, self.config.final_eval_episodes)
+        elapsed = self.elapsed_before + time.monotonic() - self.start_time
+        results = {
+            "env": self.env_name,
+            "best_model_step": int(data["global_step"]),
+            "total_timesteps": self.global_step,
+            "episodes": self.num_episodes,
+            "wall_seconds": round(elapsed, 1),
+            "final_eval_episodes": self.config.final_eval_episodes,
+            "metrics": metrics,
+        }
+        (self.run_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+        print(f"Best model (step {results['best_model_step']}): {describe_metrics(self.env_name, metrics)}")
+        return metrics
+
+    def _network_from(self, data: dict[str, Any]) -> torch.nn.Module:
+        from agents.networks import build_q_network
+
+        network = build_q_network(NetworkSpec.from_dict(data["network"]))
+        network.load_state_dict(data["q_network"])
+        return network
+
+    # ----------------------------------------------------------------- saving
+
+    def _maybe_save(self) -> None:
+        config = self.config
+        every_steps = config.save_every_steps or max(1, config.total_timesteps // 10)
+        due_by_steps = self.global_step - self.last_save_step >= every_steps
+        due_by_time = (
+            config.save_every_minutes > 0
+            and time.monotonic() - self.last_save_time >= config.save_every_minutes * 60
+        )
+        if due_by_steps or due_by_time:
+            self.save_checkpoint()
+
+    def _model_payload(self) -> dict[str, Any]:
+        return {
+            "algo": "dqn",
+            "env_name": self.env_name,
+            "env_id": ENV_IDS[self.env_name],
+            "env_kwargs": self.env_kwargs,
+            "network": self.spec.to_dict(),
+            "observation_shape": list(self.spec.input_shape),
+            "num_actions": self.spec.num_actions,
+            "config": config_to_dict(self.config, self.env_name),
+            "global_step": self.global_step,
+            "q_network": self.agent.q_network.state_dict(),
+        }
+
+    def save_model(self, path: Path, metrics: dict[str, float] | None = None) -> None:
+        """Save the Q-network with its metadata: enough to watch, play and evaluate."""
+        payload = self._model_payload()
+        if metrics is not None:
+            payload["metrics"] = {key: float(value) for key, value in metrics.items()}
+        save_model_file(path, payload)
+
+    def save_checkpoint(self) -> Path:
+        """Save everything needed to resume at this step, and the replay buffer beside it."""
+        folder = self.run_dir / "checkpoints"
+        path = folder / f"step_{self.global_step:09d}.pt"
+        elapsed = self.elapsed_before + time.monotonic() - self.start_time
+        payload = self._model_payload()
+        payload.update(
+            {
+                "agent": self.agent.state_dict(),
+                "counters": {
+                    "global_step": self.global_step,
+                    "num_episodes": self.num_episodes,
+                    "best_score": self.best_score,
+                    "elapsed_seconds": elapsed,
+                    "last_eval_step": self.last_eval_step,
+                },
+                "random_state": _random_state_as_lists(random.getstate()),
+                "torch_rng_state": torch.get_rng_state(),
+            }
+        )
+        if self.config.save_replay_buffer:
+            save_model_file(
+                folder / "replay_buffer.pt",
+                {"global_step": self.global_step, "replay_buffer": self.replay_buffer.state_dict()},
+            )
+        save_model_file(path, payload)
+        self.last_save_step = self.global_step
+        self.last_save_time = time.monotonic()
+        return path
+
+    # ----------------------------------------------------------------- signals
+
+    def _install_signal_handlers(self) -> dict[int, Any]:
+        def request_stop(signum: int, frame: Any) -> None:
+            if self.stop_signal is not None and signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            self.stop_signal = signum
+
+        previous = {}
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                previous[signum] = signal.signal(signum, request_stop)
+            except ValueError:
+                # Signal handlers can only be set from the main thread.
+                pass
+        return previous
+
+    @staticmethod
+    def _restore_signal_handlers(previous: dict[int, Any]) -> None:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _random_state_as_lists(state: tuple) -> list:
+    version, internal, gauss = state
+    return [version, list(internal), gauss]
+
+
+def _as_random_state(saved: list) -> tuple:
+    version, internal, gauss = saved
+    return (int(version), tuple(int(value) for value in internal), gauss)
+
+
+def open_summary_writer(log_dir: Path, global_step: int) -> Any:
+    """Open a TensorBoard writer, dropping events after ``global_step`` left by a crash.
+
+    Raises:
+        TrainingError: If the tensorboard package is missing.
+    """
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as error:
+        raise TrainingError(
+            f"TensorBoard logging needs the tensorboard package ({error}); "
+            "install it with: pip install tensorboard"
+        ) from None
+    return SummaryWriter(log_dir=str(log_dir), purge_step=global_step if global_step else None)
+
+
+def make_progress_bar(config: TrainConfig, initial: int) -> Any:
+    """Return a tqdm bar over environment steps, or a silent stand-in when disabled."""
+    from tqdm import tqdm
+
+    return tqdm(
+        total=config.total_timesteps,
+        initial=initial,
+        unit="step",
+        unit_scale=True,
+        disable=not config.progress,
+        dynamic_ncols=True,
+        smoothing=0.05,
+    )
+
+
+def describe_metrics(env_name: str, metrics: dict[str, float]) -> str:
+    """Format the headline evaluation figures on one line."""
+    if env_name == "snake":
+        return (
+            f"mean {metrics['mean_score']:.1f} median {metrics['median_score']:.0f} "
+            f"max {metrics['max_score']:.0f} apples"
+        )
+    if "losing_lines" in metrics:
+        return (
+            f"lost lines X {metrics['losing_lines_as_x']:.0f} O {metrics['losing_lines_as_o']:.0f}, "
+            f"optimal moves {metrics['optimal_move_rate']:.1%}"
+        )
+    return (
+        f"vs perfect as X: loss {metrics['vs_perfect_as_x_loss']:.0%}, "
+        f"as O: loss {metrics['vs_perfect_as_o_loss']:.0%}"
+    )

@@ -1,0 +1,129 @@
+"""Train a DQN agent on tic-tac-toe (self-play) or snake from the command line.
+
+Examples:
+    python train.py tictactoe --seed 0
+    python train.py snake --total-timesteps 500000 --run-dir runs/snake-a
+    python train.py snake --resume runs/snake-a
+    tensorboard --logdir runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from agents.checkpoint import CheckpointError, find_resumable_checkpoint
+from agents.config import (
+    ENV_NAMES,
+    ConfigError,
+    add_config_arguments,
+    fields_for_env,
+    load_config_file,
+    resolve_config,
+)
+
+DESCRIPTIONS = {
+    "tictactoe": "Learn tic-tac-toe from zero knowledge by self-play (one network plays both sides).",
+    "snake": "Learn snake on a square grid (10 x 10 by default).",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the parser: one sub-command per game, each with every configuration option."""
+    parser = argparse.ArgumentParser(
+        prog="train.py",
+        description="Train a from-scratch DQN agent with checkpoints and TensorBoard logs.",
+    )
+    games = parser.add_subparsers(dest="env", metavar="ENV", required=True)
+    for env_name in ENV_NAMES:
+        game = games.add_parser(env_name, help=DESCRIPTIONS[env_name], description=DESCRIPTIONS[env_name])
+        game.add_argument(
+            "--config",
+            metavar="FILE",
+            help="YAML or JSON file whose keys are the options below (dashes or underscores)",
+        )
+        game.add_argument(
+            "--resume",
+            metavar="RUN_DIR_OR_FILE",
+            help="continue a run from its newest valid checkpoint, or from the given checkpoint",
+        )
+        add_config_arguments(game, env_name)
+    return parser
+
+
+def resolve_run(args: argparse.Namespace) -> tuple[Any, Path, dict[str, Any] | None]:
+    """Combine defaults, the resumed run, the config file and explicit options.
+
+    Returns:
+        The configuration, the run directory, and the checkpoint payload when resuming.
+    """
+    env_name = args.env
+    field_names = {f.name for f in fields_for_env(env_name)}
+    explicit = {key: value for key, value in vars(args).items() if key in field_names}
+    overrides: dict[str, Any] = {}
+    payload = None
+    run_dir = None
+    if args.resume:
+        checkpoint_path, payload = find_resumable_checkpoint(args.resume)
+        saved_env = payload.get("env_name")
+        if saved_env != env_name:
+            raise CheckpointError(
+                f"{checkpoint_path} is a {saved_env} checkpoint; resume it with "
+                f"'python train.py {saved_env} --resume ...'"
+            )
+        saved_config = dict(payload["config"])
+        saved_config.pop("env", None)
+        overrides.update(saved_config)
+        folder = checkpoint_path.parent
+        run_dir = folder.parent if folder.name == "checkpoints" else folder
+        print(f"Resuming from {checkpoint_path} at step {payload['global_step']}")
+    if args.config:
+        overrides.update(load_config_file(args.config, env_name))
+    overrides.update(explicit)
+    config = resolve_config(env_name, overrides)
+    if config.run_dir:
+        run_dir = Path(config.run_dir)
+    elif run_dir is None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        run_dir = Path("runs") / f"{env_name}-{config.algo}-seed{config.seed}-{stamp}"
+    return config, Path(run_dir), payload
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``train.py``; return the process exit code."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config, run_dir, payload = resolve_run(args)
+    except ConfigError as error:
+        parser.exit(2, f"train.py: error: {error}\n")
+    except CheckpointError as error:
+        parser.exit(2, f"train.py: error: {error}\n")
+
+    # Imported late so that --help and option errors answer without loading torch.
+    from agents.trainer import Trainer, TrainingError
+
+    print(f"Run directory: {run_dir}")
+    try:
+        trainer = Trainer(args.env, config, run_dir, resume=payload)
+        result = trainer.run()
+    except (TrainingError, CheckpointError, MemoryError, ValueError) as error:
+        print(f"train.py: error: {error}", file=sys.stderr)
+        return 1
+    if result.interrupted:
+        print(
+            f"Stopped at step {result.global_step:,}; checkpoint saved. Resume with: "
+            f"python train.py {args.env} --resume {result.run_dir}"
+        )
+        return 0
+    print(f"Done: {result.global_step:,} steps. Models and logs in {result.run_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
