@@ -206,7 +206,7 @@ def evaluate_snake(
         "p10_score": float(np.percentile(score_array, 10)),
         "max_score": float(score_array.max()),
         "mean_episode_length": float(np.mean(lengths)),
-        "episodes": float(len(scores)),
+        "num_episodes": float(len(scores)),
     }
     for reason in ("wall", "body", "no_progress", "win"):
         metrics[f"end_{reason}"] = float(reasons.get(reason, 0))

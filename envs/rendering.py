@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+_MAX_UNREAD_EVENTS = 256
+
 
 class PygameCanvas:
     """A pygame surface that is either shown in a window or kept off screen.
@@ -44,6 +46,7 @@ class PygameCanvas:
             self.surface = pygame.Surface((width, height))
         self.clock = pygame.time.Clock()
         self._fonts: dict[int, Any] = {}
+        self._unread_events: list[Any] = []
 
     def font(self, size: int) -> Any:
         """Return the default pygame font at ``size`` points, loaded once."""
@@ -59,20 +62,30 @@ class PygameCanvas:
         self.surface.blit(image, image.get_rect(center=center))
 
     def pump_events(self) -> list[Any]:
-        """Fetch pending window events, marking the canvas closed on a window close."""
+        """Return the window events not read yet, marking the canvas closed on a window close.
+
+        Events fetched by :meth:`present` are kept for the next call, so a front end that
+        reads keys or clicks between frames never loses one.
+        """
         if not self.human:
             return []
-        events = self._pygame.event.get()
-        for event in events:
+        self._fetch_events()
+        events, self._unread_events = self._unread_events, []
+        return events
+
+    def _fetch_events(self) -> None:
+        for event in self._pygame.event.get():
             if event.type == self._pygame.QUIT:
                 self.closed = True
-        return events
+            self._unread_events.append(event)
+        # Keep memory bounded when nobody reads the events (a window that is only watched).
+        del self._unread_events[:-_MAX_UNREAD_EVENTS]
 
     def present(self) -> None:
         """Show the surface in the window and wait for the frame rate; no-op off screen."""
         if not self.human or self.closed:
             return
-        self.pump_events()
+        self._fetch_events()
         self._pygame.display.flip()
         self.clock.tick(self.fps)
 

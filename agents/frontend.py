@@ -1,0 +1,72 @@
+"""Helpers shared by the play.py front ends: loading models and choosing environment settings."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from agents.checkpoint import load_model_file
+from agents.policies import QNetworkPolicy, load_policy
+
+
+class UsageError(Exception):
+    """Options that do not fit together; play.py reports it with exit code 2."""
+
+
+def load_model(path: str, env_name: str, env_kwargs: dict[str, Any]) -> QNetworkPolicy:
+    """Load ``path`` as a greedy policy that fits the environment built from ``env_kwargs``.
+
+    Raises:
+        CheckpointError: If the file is unreadable or made for another game or board.
+    """
+    from agents.trainer import ENV_IDS, make_env
+
+    env = make_env(env_name, env_kwargs)
+    try:
+        return load_policy(
+            path,
+            env_id=ENV_IDS[env_name],
+            observation_shape=tuple(env.observation_space.shape),
+            num_actions=int(env.action_space.n),
+        )
+    finally:
+        env.close()
+
+
+def model_env_kwargs(path: str, env_name: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Return the environment settings stored in the model file, overridden by options."""
+    from agents.trainer import ENV_IDS
+
+    data = load_model_file(path)
+    saved_env = data.get("env_id")
+    if saved_env != ENV_IDS[env_name]:
+        from agents.checkpoint import CheckpointError
+
+        raise CheckpointError(f"{path} was trained on {saved_env}, expected a model for {ENV_IDS[env_name]}")
+    kwargs = dict(data.get("env_kwargs") or {})
+    return apply_env_options(kwargs, env_name, args)
+
+
+def apply_env_options(
+    kwargs: dict[str, Any], env_name: str, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Apply the board-size options given on the command line to ``kwargs``."""
+    if env_name == "snake" and args.grid_size is not None:
+        kwargs["grid_size"] = args.grid_size
+    if env_name == "tictactoe":
+        if args.board_size is not None:
+            kwargs["board_size"] = args.board_size
+        if args.win_length is not None:
+            kwargs["win_length"] = args.win_length
+    return kwargs
+
+
+def wait_frames(canvas: Any, seconds: float) -> bool:
+    """Keep a window answering for ``seconds``; return False if it was closed meanwhile."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        canvas.present()
+        if canvas.closed:
+            return False
+    return True
