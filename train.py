@@ -77,6 +77,8 @@ def resolve_run(args: argparse.Namespace) -> tuple[Any, Path, dict[str, Any] | N
             )
         saved_config = dict(payload["config"])
         saved_config.pop("env", None)
+        # The run continues where its checkpoint lies, even if the folder was moved.
+        saved_config.pop("run_dir", None)
         overrides.update(saved_config)
         folder = checkpoint_path.parent
         run_dir = folder.parent if folder.name == "checkpoints" else folder
@@ -90,6 +92,7 @@ def resolve_run(args: argparse.Namespace) -> tuple[Any, Path, dict[str, Any] | N
     elif run_dir is None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         run_dir = Path("runs") / f"{env_name}-{config.algo}-seed{config.seed}-{stamp}"
+    config.run_dir = str(run_dir)
     return config, Path(run_dir), payload
 
 
