@@ -92,33 +92,45 @@ _HIT_WALL = StepResult(ate=False, died=True, cause="wall", won=False)
 _HIT_BODY = StepResult(ate=False, died=True, cause="body", won=False)
 
 
-class _ComponentLabeler:
-    """Labels of the connected components of the free cells, filled in on request."""
+class _FreeRegion:
+    """Free cells as a bitmask (bit ``y * width + x``), split into components on request.
 
-    def __init__(self, occupied: bytearray, neighbours: tuple[tuple[int, ...], ...]) -> None:
-        self._occupied = occupied
-        self._neighbours = neighbours
-        self.labels = [0] * len(occupied)  # 0 = not labelled yet
-        self.sizes = [0]  # sizes[label] = number of cells in that component
+    A flood fill grows a bitmask by one cell in every direction per iteration, with shifts
+    and masks. A component therefore costs a few big-integer operations per step of
+    distance from the seed cell, instead of Python work per cell.
+    """
 
-    def label(self, cell: int) -> int:
-        """Return the label of the free ``cell``, flood-filling its component if needed."""
-        if self.labels[cell]:
-            return self.labels[cell]
-        label = len(self.sizes)
-        labels, occupied, neighbours = self.labels, self._occupied, self._neighbours
-        labels[cell] = label
-        stack = [cell]
-        size = 1
-        while stack:
-            current = stack.pop()
-            for neighbour in neighbours[current]:
-                if not occupied[neighbour] and not labels[neighbour]:
-                    labels[neighbour] = label
-                    size += 1
-                    stack.append(neighbour)
-        self.sizes.append(size)
-        return label
+    def __init__(
+        self, free: int, width: int, not_first_column: int, not_last_column: int
+    ) -> None:
+        self._free = free
+        self._width = width
+        self._not_first_column = not_first_column
+        self._not_last_column = not_last_column
+        self._components: list[int] = []
+
+    def component(self, cell: int) -> int:
+        """Return the bitmask of the connected component of free cells that contains ``cell``."""
+        bit = 1 << cell
+        for component in self._components:
+            if component & bit:
+                return component
+        free, width = self._free, self._width
+        not_first_column, not_last_column = self._not_first_column, self._not_last_column
+        region = bit
+        while True:
+            grown = (
+                region
+                | ((region & not_first_column) >> 1)
+                | ((region & not_last_column) << 1)
+                | (region >> width)
+                | (region << width)
+            ) & free
+            if grown == region:
+                break
+            region = grown
+        self._components.append(region)
+        return region
 
 
 def _validate_board_size(width: int, height: int) -> None:
@@ -325,9 +337,12 @@ class SnakeGame:
 
         if not ate:
             tail_x, tail_y = self.body.pop()
-            self._occupied[tail_y * self.width + tail_x] = 0
+            tail = tail_y * self.width + tail_x
+            self._occupied[tail] = 0
+            self._body_mask ^= 1 << tail
         self.body.appendleft(new_head)
         self._occupied[index] = 1
+        self._body_mask |= 1 << index
         if not ate:
             return _MOVED
 
@@ -346,8 +361,8 @@ class SnakeGame:
         region plus the tail's cell unless the move eats, minus the new head's cell. The
         cells that the new head reaches are exactly its component in the current free
         region, joined with the tail's cell when the move does not eat, minus the head's
-        cell. So one flood fill that labels the components touching the candidate cells
-        and the tail serves every move.
+        cell. So one flood fill per component that touches a candidate cell or the tail
+        serves every move.
 
         Args:
             directions: Requested directions, resolved as :meth:`step` resolves them.
@@ -363,11 +378,15 @@ class SnakeGame:
         head = head_y * self.width + head_x
         tail = tail_y * self.width + tail_x
         food = -1 if self.food is None else self.food[1] * self.width + self.food[0]
-        labeler = _ComponentLabeler(self._occupied, self._neighbours)
+        free = self._all_cells_mask & ~self._body_mask
+        region = _FreeRegion(free, self.width, self._not_first_column, self._not_last_column)
 
-        # The component of the free region that contains the tail's cell once it is free.
-        tail_labels = {labeler.label(cell) for cell in self._free_neighbours(tail)}
-        merged_size = 1 + sum(labeler.sizes[label] for label in tail_labels)
+        # The component that contains the tail's cell once the tail has left it.
+        tail_region = 1 << tail
+        for neighbour in self._neighbours[tail]:
+            if free >> neighbour & 1 and not tail_region >> neighbour & 1:
+                tail_region |= region.component(neighbour)
+        tail_region_size = tail_region.bit_count()
 
         assessments = []
         for direction in directions:
@@ -385,25 +404,23 @@ class SnakeGame:
                 continue
 
             if target == tail:
-                num_reachable = merged_size - 1
+                num_reachable = tail_region_size - 1
                 tail_reachable = True
             else:
-                label = labeler.label(target)
-                if not eats and label in tail_labels:
-                    num_reachable = merged_size - 1
+                component = region.component(target)
+                if not eats and component & tail_region:
+                    num_reachable = tail_region_size - 1
                     tail_reachable = True
                 elif len(self.body) == 1:
                     # The new head is also the tail.
-                    num_reachable = labeler.sizes[label] - 1
+                    num_reachable = component.bit_count() - 1
                     tail_reachable = True
                 else:
-                    num_reachable = labeler.sizes[label] - 1
+                    num_reachable = component.bit_count() - 1
                     # The tail stays when the snake eats and otherwise moves to body[-2].
                     new_tail_x, new_tail_y = self.body[-1] if eats else self.body[-2]
                     new_tail = new_tail_y * self.width + new_tail_x
-                    tail_reachable = target in self._neighbours[new_tail] or any(
-                        labeler.labels[cell] == label for cell in self._neighbours[new_tail]
-                    )
+                    tail_reachable = bool(self._neighbour_masks[new_tail] & component)
             assessments.append(
                 MoveAssessment(False, num_reachable / num_free_after, tail_reachable)
             )
@@ -439,7 +456,7 @@ class SnakeGame:
         self._occupied = bytearray(self.width * self.height)
 
         # Cell index reached from each cell in each direction, -1 off the board, and each
-        # cell's on-board neighbours, so that moves and flood fills do no bounds checks.
+        # cell's on-board neighbours, so that moves and neighbour lookups skip bounds checks.
         step_targets = []
         for index in range(self.width * self.height):
             x, y = index % self.width, index // self.width
@@ -453,8 +470,17 @@ class SnakeGame:
             tuple(target for target in targets if target >= 0) for targets in step_targets
         )
 
-    def _free_neighbours(self, cell: int) -> list[int]:
-        return [neighbour for neighbour in self._neighbours[cell] if not self._occupied[neighbour]]
+        # Bitmasks over cells (bit y * width + x) for the flood fill of assess_moves. The
+        # body mask is kept in sync with the occupancy buffer.
+        self._body_mask = 0
+        self._all_cells_mask = (1 << self.num_cells) - 1
+        first_column = sum(1 << (row * self.width) for row in range(self.height))
+        last_column = first_column << (self.width - 1)
+        self._not_first_column = self._all_cells_mask & ~first_column
+        self._not_last_column = self._all_cells_mask & ~last_column
+        self._neighbour_masks = tuple(
+            sum(1 << neighbour for neighbour in neighbours) for neighbours in self._neighbours
+        )
 
     def _end(self, result: StepResult) -> StepResult:
         self.game_over = True
@@ -467,8 +493,10 @@ class SnakeGame:
         self.game_over = False
         self.end_cause = None
         self._occupied[:] = bytes(len(self._occupied))
+        self._body_mask = 0
         for x, y in cells:
             self._occupied[y * self.width + x] = 1
+            self._body_mask |= 1 << (y * self.width + x)
 
     def _place_food(self) -> None:
         """Put the food on a free cell drawn uniformly from :attr:`rng`."""

@@ -378,6 +378,9 @@ def test_assess_moves_sees_pocket():
         ([(2, 2), (1, 2), (0, 2), (0, 1), (1, 1), (1, 0), (0, 0)], RIGHT, (5, 5), 6),
         # The food is next to the head, so one move eats and keeps the tail.
         ([(1, 1), (2, 1), (2, 2), (2, 3)], LEFT, (1, 2), 4),
+        # A body wall down column 3 splits the board, so no region may wrap from the last
+        # column to the first column of the next row.
+        ([(3, y) for y in range(5, -1, -1)] + [(4, 0), (5, 0)], DOWN, (0, 0), 6),
         # One free cell is left and the snake can fill it.
         (CYCLE_4X4[:0:-1], LEFT, (0, 0), 4),
     ],
@@ -399,3 +402,17 @@ def test_assess_moves_tail_reachable_behind_body():
     assert up.tail_reachable
     # The freed tail cell (0,0) is boxed in, so it is the one free cell out of reach.
     assert up.reachable_fraction == pytest.approx((36 - 7 - 1) / (36 - 7))
+
+
+def test_assess_moves_respects_board_edges():
+    # The body runs down column 3 from (3,0) to the head at (3,5), and the tail is at (5,0).
+    body = [(3, y) for y in range(5, -1, -1)] + [(4, 0), (5, 0)]
+    game = SnakeGame.from_state(body, DOWN, (0, 0), 6, 6)
+    down, right, left = game.assess_moves([DOWN, RIGHT, LEFT])
+    assert down.fatal
+    # Columns 0-2 contain 18 free cells, and the head takes one of them. 36 - 8 cells are free.
+    assert left.reachable_fraction == pytest.approx(17 / 28)
+    assert not left.tail_reachable
+    # Columns 4-5 below row 0 contain 10 free cells, and the freed tail cell (5,0) joins them.
+    assert right.reachable_fraction == pytest.approx(10 / 28)
+    assert right.tail_reachable
