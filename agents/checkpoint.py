@@ -89,7 +89,7 @@ def load_model_file(path: str | os.PathLike) -> dict[str, Any]:
 
     Raises:
         CheckpointError: If the file is missing, empty, truncated, not a dqn-arena model, of
-            an unknown format version, or holds objects other than tensors and plain values.
+            an unknown format version, or contains objects other than tensors and plain values.
     """
     path = Path(path)
     if not path.exists():
@@ -111,7 +111,7 @@ def load_model_file(path: str | os.PathLike) -> dict[str, Any]:
             data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         raise CheckpointError(
-            f"rejected {path}: it holds objects other than tensors and plain values, which "
+            f"rejected {path}: it contains objects other than tensors and plain values, which "
             "dqn-arena never unpickles"
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as error:
