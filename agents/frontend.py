@@ -6,7 +6,7 @@ import argparse
 import time
 from typing import Any
 
-from agents.checkpoint import load_model_file
+from agents.checkpoint import CheckpointError, load_model_file
 from agents.policies import QNetworkPolicy, load_policy
 
 
@@ -41,11 +41,16 @@ def model_env_kwargs(path: str, env_name: str, args: argparse.Namespace) -> dict
     data = load_model_file(path)
     saved_env = data.get("env_id")
     if saved_env != ENV_IDS[env_name]:
-        from agents.checkpoint import CheckpointError
-
         raise CheckpointError(f"{path} was trained on {saved_env}, expected a model for {ENV_IDS[env_name]}")
-    kwargs = dict(data.get("env_kwargs") or {})
-    return apply_env_options(kwargs, env_name, args)
+    saved = dict(data.get("env_kwargs") or {})
+    kwargs = apply_env_options(dict(saved), env_name, args)
+    for key in ("grid_size", "board_size", "win_length"):
+        if key in saved and kwargs[key] != saved[key]:
+            raise CheckpointError(
+                f"{path} was trained with {key} {saved[key]}, but {key} {kwargs[key]} was "
+                f"requested; use a model trained for that {key}"
+            )
+    return kwargs
 
 
 def apply_env_options(

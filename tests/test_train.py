@@ -264,3 +264,11 @@ def test_sigint_saves_and_resume_finishes(tmp_path):
     step = load_model_file(checkpoints[0])["global_step"]
     assert 0 < step < 400000
     assert not (run_dir / "results.json").exists()
+
+
+def test_snake_model_on_other_board_size(snake_run):
+    result = run_script("play.py", "snake", "--model", snake_run / "final_model.pt",
+                        "--grid-size", "12", "--render", "none")
+    assert result.returncode == 1
+    assert "grid_size 10" in result.stderr and "grid_size 12" in result.stderr
+    assert "Traceback" not in result.stderr
