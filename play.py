@@ -68,13 +68,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fps", type=positive_int, help="frames per second of the window")
     parser.add_argument("--seed", type=int, default=0, help="seed of the games (integer)")
     parser.add_argument(
-        "--grid-size", type=positive_int, help="snake board side in cells (default: the model's, or 10)"
+        "--grid-size",
+        type=positive_int,
+        help="snake board side in cells (default: the model's, or 10)",
     )
     parser.add_argument(
-        "--board-size", type=positive_int, help="tic-tac-toe board side (default: the model's, or 3)"
+        "--board-size",
+        type=positive_int,
+        help="tic-tac-toe board side (default: the model's, or 3)",
     )
     parser.add_argument(
-        "--win-length", type=positive_int, help="tic-tac-toe marks in a row (default: the model's, or 3)"
+        "--win-length",
+        type=positive_int,
+        help="tic-tac-toe marks in a row (default: the model's, or 3)",
     )
     return parser
 
@@ -107,7 +113,11 @@ def main(argv: list[str] | None = None) -> int:
         check_options(args)
     except UsageError as error:
         parser.exit(2, f"play.py: error: {error}\n")
-    if args.render == "window" and "DISPLAY" not in os.environ and "WAYLAND_DISPLAY" not in os.environ:
+    if (
+        args.render == "window"
+        and "DISPLAY" not in os.environ
+        and "WAYLAND_DISPLAY" not in os.environ
+    ):
         if os.environ.get("SDL_VIDEODRIVER") != "dummy":
             print(
                 "play.py: note: no display found; the window may fail to open. Use --render text "

@@ -40,7 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     games = parser.add_subparsers(dest="env", metavar="ENV", required=True)
     for env_name in ENV_NAMES:
-        game = games.add_parser(env_name, help=DESCRIPTIONS[env_name], description=DESCRIPTIONS[env_name])
+        game = games.add_parser(
+            env_name, help=DESCRIPTIONS[env_name], description=DESCRIPTIONS[env_name]
+        )
         game.add_argument(
             "--config",
             metavar="FILE",

@@ -52,7 +52,9 @@ def atomic_write(path: str | os.PathLike, write: Any) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    descriptor, temporary = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+    )
     try:
         # mkstemp creates the file readable by its owner only; give it the usual permissions.
         umask = os.umask(0)

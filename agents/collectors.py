@@ -109,7 +109,11 @@ class EnvCollector:
             action = int(actions[index])
             next_observation, reward, terminated, truncated, info = env.step(action)
             transitions.append(
-                observations[index], action, float(reward), next_observation, terminated,
+                observations[index],
+                action,
+                float(reward),
+                next_observation,
+                terminated,
                 info["action_mask"],
             )
             self.returns[index] += float(reward)
@@ -200,11 +204,24 @@ class SelfPlayCollector:
             self.lengths[index] += 1
             if terminated or truncated:
                 # Game over: the mover's reward and its negation close both sides.
-                self._store(transitions, observation, action, float(reward), next_observation, True, no_moves)
+                self._store(
+                    transitions,
+                    observation,
+                    action,
+                    float(reward),
+                    next_observation,
+                    True,
+                    no_moves,
+                )
                 opponent_pending = self.pending[index][1 - player]
                 if opponent_pending is not None:
                     self._store(
-                        transitions, *opponent_pending, -float(reward), next_observation, True, no_moves
+                        transitions,
+                        *opponent_pending,
+                        -float(reward),
+                        next_observation,
+                        True,
+                        no_moves,
                     )
                 finished.append(EpisodeRecord(float(reward), self.lengths[index], info))
                 next_observation, info = env.reset()

@@ -38,7 +38,9 @@ class TrainConfig:
     algo: str = _option("dqn", "learning algorithm", choices=ALGOS)
     total_timesteps: int = _option(100_000, "environment steps to train for (steps)")
     seed: int = _option(0, "seed of every random generator in the run")
-    run_dir: str = _option("", "folder for checkpoints, logs and models (default: runs/ENV-ALGO-seedS)")
+    run_dir: str = _option(
+        "", "folder for checkpoints, logs and models (default: runs/ENV-ALGO-seedS)"
+    )
     save_every_steps: int = _option(
         0, "save a checkpoint every this many environment steps (steps; 0: a tenth of the run)"
     )
@@ -79,11 +81,11 @@ class TrainConfig:
     loss: str = _option("huber", "TD loss", choices=("huber", "mse"))
     optimizer: str = _option("adam", "optimizer", choices=("adam", "rmsprop"))
     weight_decay: float = _option(0.0, "L2 weight decay coefficient")
-    network: str = _option("mlp", "Q-network: mlp, or cnn for the snake grid", choices=("mlp", "cnn"))
-    hidden_sizes: tuple[int, ...] = _option((128, 128), "hidden layer widths, comma-separated")
-    activation: str = _option(
-        "relu", "hidden activation", choices=("relu", "leaky_relu", "elu")
+    network: str = _option(
+        "mlp", "Q-network: mlp, or cnn for the snake grid", choices=("mlp", "cnn")
     )
+    hidden_sizes: tuple[int, ...] = _option((128, 128), "hidden layer widths, comma-separated")
+    activation: str = _option("relu", "hidden activation", choices=("relu", "leaky_relu", "elu"))
     dropout: float = _option(0.0, "dropout probability in training (0: off)")
     dueling: bool = _option(False, "dueling head: state value plus action advantages")
 
@@ -214,7 +216,9 @@ def coerce_value(config_field: dataclasses.Field, value: Any) -> Any:
         raise ConfigError(f"invalid value for {name}: {error}") from None
     choices = config_field.metadata.get("choices")
     if choices is not None and result not in choices:
-        raise ConfigError(f"invalid value for {name}: expected one of {list(choices)}, got {result!r}")
+        raise ConfigError(
+            f"invalid value for {name}: expected one of {list(choices)}, got {result!r}"
+        )
     return result
 
 
@@ -322,8 +326,17 @@ def validate_config(config: TrainConfig, env_name: str) -> None:
         ConfigError: Naming the first invalid option and its value.
     """
     positive = (
-        "total_timesteps", "eval_every", "eval_episodes", "final_eval_episodes", "log_interval",
-        "torch_threads", "num_envs", "buffer_size", "batch_size", "train_freq", "gradient_steps",
+        "total_timesteps",
+        "eval_every",
+        "eval_episodes",
+        "final_eval_episodes",
+        "log_interval",
+        "torch_threads",
+        "num_envs",
+        "buffer_size",
+        "batch_size",
+        "train_freq",
+        "gradient_steps",
         "target_update_interval",
     )
     for name in positive:
@@ -336,7 +349,10 @@ def validate_config(config: TrainConfig, env_name: str) -> None:
         if value < 0 or (isinstance(value, float) and math.isnan(value)):
             raise ConfigError(f"{name} must be zero or positive, got {value}")
     in_unit_interval = (
-        "gamma", "exploration_fraction", "exploration_initial_eps", "exploration_final_eps",
+        "gamma",
+        "exploration_fraction",
+        "exploration_initial_eps",
+        "exploration_final_eps",
     )
     for name in in_unit_interval:
         value = getattr(config, name)

@@ -40,7 +40,9 @@ class TablePlayer:
         return float(self.table.optimal_mask[rows, self.moves].mean())
 
 
-def count_losing_lines(player: Any, agent_side: int, board_size: int = 3, win_length: int = 3) -> tuple[int, int]:
+def count_losing_lines(
+    player: Any, agent_side: int, board_size: int = 3, win_length: int = 3
+) -> tuple[int, int]:
     """Play ``player`` against every possible sequence of opponent replies.
 
     The agent moves greedily; at each opponent turn every legal move is tried. Each

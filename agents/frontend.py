@@ -41,7 +41,9 @@ def model_env_kwargs(path: str, env_name: str, args: argparse.Namespace) -> dict
     data = load_model_file(path)
     saved_env = data.get("env_id")
     if saved_env != ENV_IDS[env_name]:
-        raise CheckpointError(f"{path} was trained on {saved_env}, expected a model for {ENV_IDS[env_name]}")
+        raise CheckpointError(
+            f"{path} was trained on {saved_env}, expected a model for {ENV_IDS[env_name]}"
+        )
     saved = dict(data.get("env_kwargs") or {})
     kwargs = apply_env_options(dict(saved), env_name, args)
     for key in ("grid_size", "board_size", "win_length"):

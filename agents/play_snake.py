@@ -98,8 +98,14 @@ def play_human(
     import pygame
 
     keys = {
-        pygame.K_UP: 0, pygame.K_w: 0, pygame.K_RIGHT: 1, pygame.K_d: 1,
-        pygame.K_DOWN: 2, pygame.K_s: 2, pygame.K_LEFT: 3, pygame.K_a: 3,
+        pygame.K_UP: 0,
+        pygame.K_w: 0,
+        pygame.K_RIGHT: 1,
+        pygame.K_d: 1,
+        pygame.K_DOWN: 2,
+        pygame.K_s: 2,
+        pygame.K_LEFT: 3,
+        pygame.K_a: 3,
     }
     env = SnakeEnv(render_mode="human", action_mode="absolute", **kwargs)
     _set_fps(env, args.fps or 8)
@@ -133,7 +139,9 @@ def play_human(
             _, _, terminated, truncated, info = env.step(heading)
             if terminated or truncated:
                 over = True
-                print(f"Game over: {info['score']} apples ({info['end_reason']}). Space: play again.")
+                print(
+                    f"Game over: {info['score']} apples ({info['end_reason']}). Space: play again."
+                )
     finally:
         env.close()
 

@@ -68,7 +68,11 @@ def evaluate(agent: Any, opponent: Any, kwargs: dict[str, Any], args: argparse.N
     win_length = kwargs.get("win_length", 3)
     num_games = args.episodes or 100
     metrics = evaluate_tictactoe(
-        agent.policy, board_size=board_size, win_length=win_length, num_games=num_games, seed=args.seed
+        agent.policy,
+        board_size=board_size,
+        win_length=win_length,
+        num_games=num_games,
+        seed=args.seed,
     )
     print(f"{agent.name} on {board_size}x{board_size}, {win_length} in a row, greedy play:")
     if "losing_lines" in metrics:
@@ -115,7 +119,9 @@ def watch(agent: Any, opponent: Any, kwargs: dict[str, Any], args: argparse.Name
             while not terminated:
                 game = env.game
                 mover = agent if game.current_player == agent_side else opponent
-                env.status_text = f"{player_name(game.current_player)}: {names[game.current_player]}"
+                env.status_text = (
+                    f"{player_name(game.current_player)}: {names[game.current_player]}"
+                )
                 _, _, terminated, _, info = env.step(mover.select_action(game.copy(), rng))
                 if render_mode == "ansi":
                     print(env.render(), end="\n\n")

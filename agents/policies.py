@@ -24,7 +24,9 @@ class Policy(Protocol):
 
     name: str
 
-    def select_actions(self, observations: np.ndarray, action_masks: np.ndarray | None) -> np.ndarray:
+    def select_actions(
+        self, observations: np.ndarray, action_masks: np.ndarray | None
+    ) -> np.ndarray:
         """Return one action per observation."""
         ...
 
@@ -51,7 +53,9 @@ class QNetworkPolicy:
         device = next(self.q_network.parameters()).device
         return self.q_network(inputs.to(device)).cpu().numpy()
 
-    def select_actions(self, observations: np.ndarray, action_masks: np.ndarray | None) -> np.ndarray:
+    def select_actions(
+        self, observations: np.ndarray, action_masks: np.ndarray | None
+    ) -> np.ndarray:
         q_values = torch.from_numpy(self.q_values(observations))
         masks = None if action_masks is None else torch.from_numpy(np.asarray(action_masks, bool))
         return masked_argmax(q_values, masks).numpy()
@@ -68,7 +72,9 @@ class AgentPolicy:
         """Return Q-values (batch, actions) of a batch of observations."""
         return self.agent.q_values(observations)
 
-    def select_actions(self, observations: np.ndarray, action_masks: np.ndarray | None) -> np.ndarray:
+    def select_actions(
+        self, observations: np.ndarray, action_masks: np.ndarray | None
+    ) -> np.ndarray:
         return self.agent.greedy_actions(observations, action_masks)
 
 
@@ -111,13 +117,17 @@ def load_policy(
         q_network.load_state_dict(data["q_network"])
     except (KeyError, RuntimeError) as error:
         first_line = str(error).splitlines()[0]
-        raise CheckpointError(f"{path} holds weights that do not fit its network: {first_line}") from None
+        raise CheckpointError(
+            f"{path} holds weights that do not fit its network: {first_line}"
+        ) from None
     metadata = {key: value for key, value in data.items() if not _is_weights(value)}
     return QNetworkPolicy(q_network.to(device), name=path.name, metadata=metadata)
 
 
 def _is_weights(value: Any) -> bool:
-    return isinstance(value, dict) and any(isinstance(item, torch.Tensor) for item in value.values())
+    return isinstance(value, dict) and any(
+        isinstance(item, torch.Tensor) for item in value.values()
+    )
 
 
 class PolicyPlayer:

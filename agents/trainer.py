@@ -27,11 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
 
-import envs as registered_envs
 from agents.checkpoint import (
     CheckpointError,
     load_model_file,
@@ -45,16 +43,21 @@ from agents.evaluation import evaluate_snake, evaluate_tictactoe
 from agents.networks import NetworkSpec, model_summary
 from agents.policies import AgentPolicy, QNetworkPolicy
 from agents.replay_buffer import ReplayBuffer
-from envs.snake_env import SnakeEnv
-from envs.tictactoe_env import TicTacToeEnv
+from agents.run_support import (
+    ENV_IDS,
+    TrainingError,
+    as_random_state,
+    describe_metrics,
+    linear_epsilon,
+    make_env,
+    make_progress_bar,
+    network_spec_for,
+    open_summary_writer,
+    random_state_as_lists,
+    resolve_device,
+)
 
 logger = logging.getLogger(__name__)
-
-ENV_IDS = {"tictactoe": registered_envs.TICTACTOE_ID, "snake": registered_envs.SNAKE_ID}
-
-
-class TrainingError(RuntimeError):
-    """Training cannot go on (a non-finite loss, for example); the message says where."""
 
 
 @dataclass
@@ -66,49 +69,6 @@ class TrainingResult:
     interrupted: bool
     best_metrics: dict[str, float] | None
     final_metrics: dict[str, float] | None
-
-
-def make_env(env_name: str, kwargs: dict[str, Any], render_mode: str | None = None) -> gym.Env:
-    """Build an unwrapped training environment (self-play mode for tic-tac-toe)."""
-    if env_name == "tictactoe":
-        return TicTacToeEnv(render_mode=render_mode, opponent=None, **kwargs)
-    return SnakeEnv(render_mode=render_mode, **kwargs)
-
-
-def network_spec_for(env: gym.Env, config: TrainConfig) -> NetworkSpec:
-    """Describe the Q-network that fits ``env``'s spaces and the configuration."""
-    grid_shape = None
-    if config.network == "cnn":
-        grid_shape = tuple(env.unwrapped.grid_shape)
-    return NetworkSpec(
-        kind=config.network,
-        input_shape=tuple(env.observation_space.shape),
-        num_actions=int(env.action_space.n),
-        hidden_sizes=tuple(config.hidden_sizes),
-        activation=config.activation,
-        dropout=config.dropout,
-        grid_shape=grid_shape,
-        dueling=config.dueling,
-    )
-
-
-def linear_epsilon(config: TrainConfig, global_step: int) -> float:
-    """Return epsilon at ``global_step``: linear from initial to final over the fraction."""
-    span = config.exploration_fraction * config.total_timesteps
-    if span <= 0:
-        return config.exploration_final_eps
-    progress = min(1.0, global_step / span)
-    start, end = config.exploration_initial_eps, config.exploration_final_eps
-    return start + progress * (end - start)
-
-
-def resolve_device(name: str) -> torch.device:
-    """Turn ``auto`` into cuda when available; reject a CUDA device that is missing."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise TrainingError(f"device {name!r} requested, but torch sees no CUDA device")
-    return torch.device(name)
 
 
 class Trainer:
@@ -139,7 +99,9 @@ class Trainer:
 
         envs = [make_env(env_name, self.env_kwargs) for _ in range(config.num_envs)]
         self.spec = network_spec_for(envs[0], config)
-        self.agent = DQNAgent(self.spec, self._update_settings(), device=self.device, seed=config.seed)
+        self.agent = DQNAgent(
+            self.spec, self._update_settings(), device=self.device, seed=config.seed
+        )
         observation_space = envs[0].observation_space
         self.replay_buffer = ReplayBuffer(
             config.buffer_size,
@@ -213,7 +175,7 @@ class Trainer:
         self.last_save_step = self.global_step
         self.last_eval_step = int(counters["last_eval_step"])
         self.last_log_step = self.global_step
-        random.setstate(_as_random_state(payload["random_state"]))
+        random.setstate(as_random_state(payload["random_state"]))
         torch.set_rng_state(payload["torch_rng_state"])
         self._restore_replay_buffer()
 
@@ -277,7 +239,9 @@ class Trainer:
             final_metrics = self._final_evaluation()
         writer.close()
         self.collector.close()
-        return TrainingResult(self.run_dir, self.global_step, interrupted, self.latest_eval, final_metrics)
+        return TrainingResult(
+            self.run_dir, self.global_step, interrupted, self.latest_eval, final_metrics
+        )
 
     def _collect(self, writer: Any) -> int:
         remaining = self.config.total_timesteps - self.global_step
@@ -293,7 +257,9 @@ class Trainer:
             self.recent_lengths.append(record.length)
             if self.env_name == "tictactoe":
                 winner = record.info.get("winner")
-                self.recent_outcomes.append("draw" if winner is None else ("x" if winner == 0 else "o"))
+                self.recent_outcomes.append(
+                    "draw" if winner is None else ("x" if winner == 0 else "o")
+                )
             else:
                 self.recent_outcomes.append(str(record.info.get("score", 0)))
         return steps
@@ -302,7 +268,9 @@ class Trainer:
         config = self.config
         if self.global_step < config.learning_starts or len(self.replay_buffer) < config.batch_size:
             return
-        due = (self.global_step - config.learning_starts) // config.train_freq * config.gradient_steps
+        due = (
+            (self.global_step - config.learning_starts) // config.train_freq * config.gradient_steps
+        )
         while self.agent.num_updates < due:
             # One update: sample, fit the TD target, and refresh the target network on schedule.
             batch = self.replay_buffer.sample(config.batch_size)
@@ -323,7 +291,9 @@ class Trainer:
             return
         step = self.global_step
         elapsed = time.monotonic() - self.start_time
-        fps = (step - self.last_log_step) / max(1e-9, elapsed - getattr(self, "_last_log_time", 0.0))
+        fps = (step - self.last_log_step) / max(
+            1e-9, elapsed - getattr(self, "_last_log_time", 0.0)
+        )
         self._last_log_time = elapsed
         self.last_log_step = step
         writer.add_scalar("rollout/exploration_rate", linear_epsilon(self.config, step), step)
@@ -383,8 +353,12 @@ class Trainer:
     def _append_evaluation_row(self, metrics: dict[str, float]) -> None:
         path = self.run_dir / "evaluations.csv"
         elapsed = self.elapsed_before + time.monotonic() - self.start_time
-        row = {"global_step": self.global_step, "episodes": self.num_episodes,
-               "wall_seconds": round(elapsed, 2), **metrics}
+        row = {
+            "global_step": self.global_step,
+            "episodes": self.num_episodes,
+            "wall_seconds": round(elapsed, 2),
+            **metrics,
+        }
         new_file = not path.exists()
         with path.open("a", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(row))
@@ -409,7 +383,9 @@ class Trainer:
             "metrics": metrics,
         }
         (self.run_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-        print(f"Best model (step {results['best_model_step']}): {describe_metrics(self.env_name, metrics)}")
+        print(
+            f"Best model (step {results['best_model_step']}): {describe_metrics(self.env_name, metrics)}"
+        )
         return metrics
 
     def _network_from(self, data: dict[str, Any]) -> torch.nn.Module:
@@ -469,7 +445,7 @@ class Trainer:
                     "elapsed_seconds": elapsed,
                     "last_eval_step": self.last_eval_step,
                 },
-                "random_state": _random_state_as_lists(random.getstate()),
+                "random_state": random_state_as_lists(random.getstate()),
                 "torch_rng_state": torch.get_rng_state(),
             }
         )
@@ -504,62 +480,3 @@ class Trainer:
     def _restore_signal_handlers(previous: dict[int, Any]) -> None:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-
-
-def _random_state_as_lists(state: tuple) -> list:
-    version, internal, gauss = state
-    return [version, list(internal), gauss]
-
-
-def _as_random_state(saved: list) -> tuple:
-    version, internal, gauss = saved
-    return (int(version), tuple(int(value) for value in internal), gauss)
-
-
-def open_summary_writer(log_dir: Path, global_step: int) -> Any:
-    """Open a TensorBoard writer, dropping events after ``global_step`` left by a crash.
-
-    Raises:
-        TrainingError: If the tensorboard package is missing.
-    """
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError as error:
-        raise TrainingError(
-            f"TensorBoard logging needs the tensorboard package ({error}); "
-            "install it with: pip install tensorboard"
-        ) from None
-    return SummaryWriter(log_dir=str(log_dir), purge_step=global_step if global_step else None)
-
-
-def make_progress_bar(config: TrainConfig, initial: int) -> Any:
-    """Return a tqdm bar over environment steps, or a silent stand-in when disabled."""
-    from tqdm import tqdm
-
-    return tqdm(
-        total=config.total_timesteps,
-        initial=initial,
-        unit="step",
-        unit_scale=True,
-        disable=not config.progress,
-        dynamic_ncols=True,
-        smoothing=0.05,
-    )
-
-
-def describe_metrics(env_name: str, metrics: dict[str, float]) -> str:
-    """Format the headline evaluation figures on one line."""
-    if env_name == "snake":
-        return (
-            f"mean {metrics['mean_score']:.1f} median {metrics['median_score']:.0f} "
-            f"max {metrics['max_score']:.0f} apples"
-        )
-    if "losing_lines" in metrics:
-        return (
-            f"lost lines X {metrics['losing_lines_as_x']:.0f} O {metrics['losing_lines_as_o']:.0f}, "
-            f"optimal moves {metrics['optimal_move_rate']:.1%}"
-        )
-    return (
-        f"vs perfect as X: loss {metrics['vs_perfect_as_x_loss']:.0%}, "
-        f"as O: loss {metrics['vs_perfect_as_o_loss']:.0%}"
-    )

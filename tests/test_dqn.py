@@ -33,8 +33,12 @@ def test_td_target_cases_with_truncation():
     # Truncation is not an input of the target: "truncated only" and "neither" both
     # bootstrap (5.5); "terminated" and "both" do not (1.0). The buffer stores only the
     # terminated flag, so a truncated step reaches the target as not terminated.
-    cases = {"terminated": (True, 1.0), "truncated": (False, 5.5), "neither": (False, 5.5),
-             "both": (True, 1.0)}
+    cases = {
+        "terminated": (True, 1.0),
+        "truncated": (False, 5.5),
+        "neither": (False, 5.5),
+        "both": (True, 1.0),
+    }
     for name, (terminated, expected) in cases.items():
         target = compute_td_targets(
             torch.tensor([1.0]), torch.tensor([terminated]), torch.tensor([[5.0]]), 0.9
@@ -159,7 +163,10 @@ def test_activations_and_rmsprop_build(activation):
 
 def test_cnn_reshapes_flat_grid():
     spec = NetworkSpec(
-        kind="cnn", input_shape=(4 * 10 * 10,), num_actions=3, grid_shape=(4, 10, 10),
+        kind="cnn",
+        input_shape=(4 * 10 * 10,),
+        num_actions=3,
+        grid_shape=(4, 10, 10),
         hidden_sizes=(64,),
     )
     network = build_q_network(spec)

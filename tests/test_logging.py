@@ -35,15 +35,27 @@ class EndlessEnv(gym.Env):
 
 
 def test_scalars_written_when_episodes_never_end(tmp_path, monkeypatch):
-    monkeypatch.setattr(trainer_module, "make_env", lambda name, kwargs, render_mode=None: EndlessEnv())
+    monkeypatch.setattr(
+        trainer_module, "make_env", lambda name, kwargs, render_mode=None: EndlessEnv()
+    )
     # Evaluation plays the real snake game, which this network's input does not fit; this
     # test is about logging, so evaluation returns a constant.
-    monkeypatch.setattr(Trainer, "evaluate_policy", lambda self, policy, n: {"score": 0.0, "mean_score": 0.0})
+    monkeypatch.setattr(
+        Trainer, "evaluate_policy", lambda self, policy, n: {"score": 0.0, "mean_score": 0.0}
+    )
     monkeypatch.setattr(Trainer, "_final_evaluation", lambda self: {})
-    config = resolve_config("snake", {
-        "total_timesteps": 5000, "learning_starts": 500, "log_interval": 1000,
-        "eval_every": 10_000, "num_envs": 4, "progress": False, "buffer_size": 5000,
-    })
+    config = resolve_config(
+        "snake",
+        {
+            "total_timesteps": 5000,
+            "learning_starts": 500,
+            "log_interval": 1000,
+            "eval_every": 10_000,
+            "num_envs": 4,
+            "progress": False,
+            "buffer_size": 5000,
+        },
+    )
     result = Trainer("snake", config, tmp_path).run()
     assert result.global_step == 5000
 
@@ -71,6 +83,7 @@ def test_training_never_imports_pygame(tmp_path):
         f"Trainer('snake', config, {str(tmp_path)!r}).run(); "
         "print('pygame' in sys.modules)"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                            text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip().splitlines()[-1] == "False"

@@ -70,7 +70,9 @@ def test_human_game_of_tictactoe_by_clicks(monkeypatch):
             seen["turn_after_bad_clicks"] = game.current_player
             state["phase"] = 3
         if state["phase"] == 3:
-            if game.is_over or (env.status_text or "").startswith(("You win", "Agent wins", "Draw")):
+            if game.is_over or (env.status_text or "").startswith(
+                ("You win", "Agent wins", "Draw")
+            ):
                 state["phase"] = 4
                 seen["final_status"] = env.status_text
                 seen["winner"] = game.winner
@@ -85,7 +87,9 @@ def test_human_game_of_tictactoe_by_clicks(monkeypatch):
             return [pygame.event.Event(pygame.QUIT)]
         return []
 
-    result = play_human_window(PerfectPlayer("first"), 0, {}, options(), next_events=ScriptedClicks(plan))
+    result = play_human_window(
+        PerfectPlayer("first"), 0, {}, options(), next_events=ScriptedClicks(plan)
+    )
 
     assert result == 0
     np.testing.assert_array_equal(seen["cells_after_bad_clicks"], seen["cells_before"])
@@ -107,7 +111,9 @@ def test_thousand_random_events_never_crash_tictactoe():
             return [pygame.event.Event(pygame.QUIT)]
         if rng.random() < 0.7:
             pos = (int(rng.integers(-50, 700)), int(rng.integers(-50, 700)))
-            return [pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=pos, button=int(rng.integers(1, 4)))]
+            return [
+                pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=pos, button=int(rng.integers(1, 4)))
+            ]
         key = int(rng.choice([pygame.K_a, pygame.K_SPACE, pygame.K_RETURN, pygame.K_1]))
         return [pygame.event.Event(pygame.KEYDOWN, key=key)]
 
@@ -117,8 +123,16 @@ def test_thousand_random_events_never_crash_tictactoe():
 def test_thousand_random_keys_never_crash_snake():
     rng = np.random.default_rng(1)
     count = {"n": 0}
-    keys = [pygame.K_UP, pygame.K_DOWN, pygame.K_LEFT, pygame.K_RIGHT, pygame.K_SPACE,
-            pygame.K_RETURN, pygame.K_x, pygame.K_w]
+    keys = [
+        pygame.K_UP,
+        pygame.K_DOWN,
+        pygame.K_LEFT,
+        pygame.K_RIGHT,
+        pygame.K_SPACE,
+        pygame.K_RETURN,
+        pygame.K_x,
+        pygame.K_w,
+    ]
 
     def random_events(canvas):
         count["n"] += 1
@@ -167,8 +181,10 @@ def test_quick_keys_in_a_real_game_never_kill(monkeypatch):
     def events(canvas):
         frames["n"] += 1
         if frames["n"] == 1:
-            return [pygame.event.Event(pygame.KEYDOWN, key=pygame.K_UP),
-                    pygame.event.Event(pygame.KEYDOWN, key=pygame.K_LEFT)]
+            return [
+                pygame.event.Event(pygame.KEYDOWN, key=pygame.K_UP),
+                pygame.event.Event(pygame.KEYDOWN, key=pygame.K_LEFT),
+            ]
         if frames["n"] > 3:
             return [pygame.event.Event(pygame.QUIT)]
         return []
@@ -181,7 +197,9 @@ def test_quick_keys_in_a_real_game_never_kill(monkeypatch):
 
 def test_text_game_against_perfect_player(capsys):
     answers = iter(["hello", "9", "4", "4", "0", "2", "6", "7", "n"])
-    result = play_human_text(PerfectPlayer("first"), 0, {}, seed=0, read_line=lambda _: next(answers))
+    result = play_human_text(
+        PerfectPlayer("first"), 0, {}, seed=0, read_line=lambda _: next(answers)
+    )
     output = capsys.readouterr().out
     assert result == 0
     assert "Invalid move 'hello'" in output
@@ -198,24 +216,64 @@ def test_text_game_ends_cleanly_on_end_of_input():
 
 
 def test_watch_windows_headless(tictactoe_run, snake_run):
-    ttt = run_script("play.py", "tictactoe", "--model", tictactoe_run / "best_model.pt",
-                     "--episodes", "2", "--fps", "200", "--opponent", "random", check=True)
+    ttt = run_script(
+        "play.py",
+        "tictactoe",
+        "--model",
+        tictactoe_run / "best_model.pt",
+        "--episodes",
+        "2",
+        "--fps",
+        "200",
+        "--opponent",
+        "random",
+        check=True,
+    )
     assert ttt.stdout.count("Game ") == 2
-    snake = run_script("play.py", "snake", "--model", snake_run / "best_model.pt",
-                       "--episodes", "1", "--fps", "500", check=True)
+    snake = run_script(
+        "play.py",
+        "snake",
+        "--model",
+        snake_run / "best_model.pt",
+        "--episodes",
+        "1",
+        "--fps",
+        "500",
+        check=True,
+    )
     assert "Episode 1:" in snake.stdout
 
 
 def test_text_watch_prints_boards(tictactoe_run):
-    result = run_script("play.py", "tictactoe", "--model", tictactoe_run / "best_model.pt",
-                        "--render", "text", "--episodes", "1", "--opponent", "perfect", check=True)
+    result = run_script(
+        "play.py",
+        "tictactoe",
+        "--model",
+        tictactoe_run / "best_model.pt",
+        "--render",
+        "text",
+        "--episodes",
+        "1",
+        "--opponent",
+        "perfect",
+        check=True,
+    )
     assert "Game 1:" in result.stdout
     assert result.stdout.count("\n\n") >= 5
 
 
 def test_snake_evaluation_prints_statistics(snake_run):
-    result = run_script("play.py", "snake", "--model", snake_run / "best_model.pt",
-                        "--render", "none", "--episodes", "4", check=True)
+    result = run_script(
+        "play.py",
+        "snake",
+        "--model",
+        snake_run / "best_model.pt",
+        "--render",
+        "none",
+        "--episodes",
+        "4",
+        check=True,
+    )
     assert "4 greedy episodes" in result.stdout
     for word in ("mean", "median", "10th percentile", "max", "wall", "body", "no_progress"):
         assert word in result.stdout

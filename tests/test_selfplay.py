@@ -104,7 +104,9 @@ def test_random_selfplay_rewards_are_zero_sum(seed):
         def act(self, observations, epsilon, action_masks):
             return np.array([self.rng.choice(np.flatnonzero(mask)) for mask in action_masks])
 
-    collector = SelfPlayCollector([TicTacToeEnv() for _ in range(4)], seed, augment_symmetries=False)
+    collector = SelfPlayCollector(
+        [TicTacToeEnv() for _ in range(4)], seed, augment_symmetries=False
+    )
     agent = RandomAgent()
     for _ in range(200):
         transitions, records = collector.step(agent, 1.0, 4)

@@ -14,7 +14,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from agents.checkpoint import load_model_file
 from agents.policies import load_policy
-from tests.conftest import ROOT, TINY_SNAKE, TINY_TICTACTOE, run_script
+from tests.conftest import ROOT, TINY_SNAKE, run_script
 
 
 def scalars(run_dir, tag):
@@ -24,8 +24,14 @@ def scalars(run_dir, tag):
 
 
 def test_run_folder_contents(tictactoe_run):
-    for name in ("config.yaml", "model_summary.txt", "best_model.pt", "final_model.pt",
-                 "evaluations.csv", "results.json"):
+    for name in (
+        "config.yaml",
+        "model_summary.txt",
+        "best_model.pt",
+        "final_model.pt",
+        "evaluations.csv",
+        "results.json",
+    ):
         assert (tictactoe_run / name).is_file(), name
     steps = sorted(p.name for p in (tictactoe_run / "checkpoints").glob("step_*.pt"))
     assert steps == ["step_000001000.pt", "step_000002000.pt", "step_000003000.pt"]
@@ -47,8 +53,15 @@ def test_evaluation_history_csv(tictactoe_run):
 
 
 def test_tensorboard_scalars_read_back(tictactoe_run):
-    for tag in ("train/loss", "train/q_mean", "rollout/exploration_rate", "train/learning_rate",
-                "time/fps", "rollout/ep_len_mean", "eval/optimal_move_rate"):
+    for tag in (
+        "train/loss",
+        "train/q_mean",
+        "rollout/exploration_rate",
+        "train/learning_rate",
+        "time/fps",
+        "rollout/ep_len_mean",
+        "eval/optimal_move_rate",
+    ):
         assert scalars(tictactoe_run, tag), tag
     epsilons = [value for _, value in scalars(tictactoe_run, "rollout/exploration_rate")]
     assert epsilons == sorted(epsilons, reverse=True)
@@ -75,8 +88,12 @@ def test_loaded_model_matches_in_fresh_process(tictactoe_run):
         f"print(json.dumps(load_policy({str(model)!r}).q_values(obs).tolist()))"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], input=json.dumps(observations.tolist()),
-        capture_output=True, text=True, cwd=ROOT, check=True,
+        [sys.executable, "-c", code],
+        input=json.dumps(observations.tolist()),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
     )
     remote = np.array(json.loads(result.stdout))
     np.testing.assert_allclose(remote, local, atol=1e-6)
@@ -97,8 +114,17 @@ def test_trained_model_plays_unlike_untrained(tictactoe_run):
 
 
 def test_play_evaluates_saved_model_like_training(tictactoe_run):
-    result = run_script("play.py", "tictactoe", "--model", tictactoe_run / "final_model.pt",
-                        "--render", "none", "--episodes", "10", check=True)
+    result = run_script(
+        "play.py",
+        "tictactoe",
+        "--model",
+        tictactoe_run / "final_model.pt",
+        "--render",
+        "none",
+        "--episodes",
+        "10",
+        check=True,
+    )
     assert "exhaustive check" in result.stdout
     assert "minimax-optimal moves" in result.stdout
 
@@ -110,8 +136,16 @@ def test_resume_continues_step_count(tictactoe_run, tmp_path):
     shutil.copytree(tictactoe_run, run_dir)
     for name in ("step_000003000.pt",):
         (run_dir / "checkpoints" / name).unlink()
-    result = run_script("train.py", "tictactoe", "--resume", run_dir, "--total-timesteps", "4000",
-                        "--no-progress", check=True)
+    result = run_script(
+        "train.py",
+        "tictactoe",
+        "--resume",
+        run_dir,
+        "--total-timesteps",
+        "4000",
+        "--no-progress",
+        check=True,
+    )
     assert "Resuming from" in result.stdout and "step_000002000.pt" in result.stdout
     names = sorted(p.name for p in (run_dir / "checkpoints").glob("step_*.pt"))
     assert names[-1] == "step_000004000.pt"
@@ -129,8 +163,16 @@ def test_resume_from_damaged_newest_warns_and_falls_back(tictactoe_run, tmp_path
     shutil.copytree(tictactoe_run, run_dir)
     newest = run_dir / "checkpoints" / "step_000003000.pt"
     newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])
-    result = run_script("train.py", "tictactoe", "--resume", run_dir, "--total-timesteps", "3500",
-                        "--no-progress", check=True)
+    result = run_script(
+        "train.py",
+        "tictactoe",
+        "--resume",
+        run_dir,
+        "--total-timesteps",
+        "3500",
+        "--no-progress",
+        check=True,
+    )
     assert "step_000003000.pt" in result.stderr
     assert "step_000002000.pt" in result.stdout
 
@@ -153,8 +195,9 @@ def test_play_rejects_truncated_model(tictactoe_run, tmp_path):
 
 
 def test_snake_model_given_to_tictactoe(snake_run):
-    result = run_script("play.py", "tictactoe", "--model", snake_run / "final_model.pt",
-                        "--render", "none")
+    result = run_script(
+        "play.py", "tictactoe", "--model", snake_run / "final_model.pt", "--render", "none"
+    )
     assert result.returncode == 1
     assert "Snake" in result.stderr and "TicTacToe" in result.stderr
     assert "Traceback" not in result.stderr
@@ -234,8 +277,9 @@ def test_same_seed_same_losses_and_actions(tmp_path):
     runs = []
     for name in ("a", "b"):
         run_dir = tmp_path / name
-        run_script("train.py", "snake", *TINY_SNAKE, "--seed", "7", "--run-dir", run_dir,
-                   check=True)
+        run_script(
+            "train.py", "snake", *TINY_SNAKE, "--seed", "7", "--run-dir", run_dir, check=True
+        )
         runs.append(run_dir)
     assert scalars(runs[0], "train/loss") == scalars(runs[1], "train/loss")
     first = load_model_file(runs[0] / "final_model.pt")["q_network"]
@@ -246,11 +290,23 @@ def test_same_seed_same_losses_and_actions(tmp_path):
 
 def test_sigint_saves_and_resume_finishes(tmp_path):
     run_dir = tmp_path / "interrupted"
-    command = [sys.executable, str(ROOT / "train.py"), "snake", *TINY_SNAKE,
-               "--total-timesteps", "400000", "--save-every-steps", "1000000",
-               "--eval-every", "1000000", "--run-dir", str(run_dir)]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+    command = [
+        sys.executable,
+        str(ROOT / "train.py"),
+        "snake",
+        *TINY_SNAKE,
+        "--total-timesteps",
+        "400000",
+        "--save-every-steps",
+        "1000000",
+        "--eval-every",
+        "1000000",
+        "--run-dir",
+        str(run_dir),
+    ]
+    process = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 120
     while not (run_dir / "tensorboard").exists() and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -267,8 +323,16 @@ def test_sigint_saves_and_resume_finishes(tmp_path):
 
 
 def test_snake_model_on_other_board_size(snake_run):
-    result = run_script("play.py", "snake", "--model", snake_run / "final_model.pt",
-                        "--grid-size", "12", "--render", "none")
+    result = run_script(
+        "play.py",
+        "snake",
+        "--model",
+        snake_run / "final_model.pt",
+        "--grid-size",
+        "12",
+        "--render",
+        "none",
+    )
     assert result.returncode == 1
     assert "grid_size 10" in result.stderr and "grid_size 12" in result.stderr
     assert "Traceback" not in result.stderr
