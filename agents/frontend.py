@@ -77,3 +77,15 @@ def wait_frames(canvas: Any, seconds: float) -> bool:
         if canvas.closed:
             return False
     return True
+
+
+def window_closed(canvas: Any) -> bool:
+    """Return whether the window was closed, or Escape or Q pressed, since the last check."""
+    import pygame
+
+    if canvas is None or canvas.closed:
+        return True
+    for event in canvas.pump_events():
+        if event.type == pygame.KEYDOWN and event.key in (pygame.K_ESCAPE, pygame.K_q):
+            return True
+    return canvas.closed

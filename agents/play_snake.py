@@ -8,12 +8,19 @@ from collections.abc import Callable
 from typing import Any
 
 from agents.evaluation import evaluate_snake
-from agents.frontend import apply_env_options, load_model, model_env_kwargs, wait_frames
+from agents.frontend import (
+    apply_env_options,
+    load_model,
+    model_env_kwargs,
+    wait_frames,
+    window_closed,
+)
 from envs.snake_env import SnakeEnv
 from envs.snake_rules import opposite_direction
 
 # Directions of the snake rules: 0 up, 1 right, 2 down, 3 left.
 _MAX_QUEUED_TURNS = 3
+_START_TEXT = "Press an arrow key to start"
 
 
 def run_snake(args: argparse.Namespace) -> int:
@@ -67,11 +74,13 @@ def watch(policy: Any, kwargs: dict[str, Any], args: argparse.Namespace) -> int:
                 done = terminated or truncated
                 if render_mode == "ansi":
                     print(env.render(), end="\n\n")
-                elif env.canvas is None or env.canvas.closed:
+                elif window_closed(env.canvas):
                     return 0
             episode += 1
             print(f"Episode {episode}: {info['score']} apples, ended by {info['end_reason']}")
             if render_mode == "human" and not wait_frames(env.canvas, 1.0):
+                return 0
+            if render_mode == "human" and window_closed(env.canvas):
                 return 0
     finally:
         env.close()
@@ -111,8 +120,10 @@ def play_human(
     _set_fps(env, args.fps or 8)
     episode = 0
     try:
+        env.status_text = _START_TEXT
         env.reset(seed=args.seed)
         turns: deque[int] = deque()
+        waiting = True  # Each game starts on the first arrow key, not on its own.
         over = False
         while True:
             events = next_events(env.canvas) if next_events else env.canvas.pump_events()
@@ -125,23 +136,28 @@ def play_human(
                     return 0
                 if over and event.key in (pygame.K_SPACE, pygame.K_RETURN):
                     episode += 1
+                    env.status_text = _START_TEXT
                     env.reset(seed=args.seed + episode)
                     turns.clear()
-                    over = False
-                elif event.key in keys:
+                    over, waiting = False, True
+                elif not over and event.key in keys:
                     queue_turn(turns, env.game.direction, keys[event.key])
+                    if waiting:
+                        waiting = False
+                        env.status_text = None
             if env.canvas.closed:
                 return 0
-            if over:
+            if over or waiting:
                 env.render()
                 continue
             heading = turns.popleft() if turns else env.game.direction
             _, _, terminated, truncated, info = env.step(heading)
             if terminated or truncated:
                 over = True
-                print(
-                    f"Game over: {info['score']} apples ({info['end_reason']}). Space: play again."
-                )
+                endings = {"no_progress": "no progress", "win": "board filled"}
+                ending = endings.get(info["end_reason"], f"hit the {info['end_reason']}")
+                env.status_text = f"{info['score']} apples, {ending}. Space: again, Esc: quit"
+                print(f"Game over: {info['score']} apples ({info['end_reason']}).")
     finally:
         env.close()
 

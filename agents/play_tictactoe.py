@@ -10,7 +10,14 @@ from typing import Any
 import numpy as np
 
 from agents.evaluation import evaluate_tictactoe, play_games
-from agents.frontend import UsageError, apply_env_options, load_model, model_env_kwargs, wait_frames
+from agents.frontend import (
+    UsageError,
+    apply_env_options,
+    load_model,
+    model_env_kwargs,
+    wait_frames,
+    window_closed,
+)
 from agents.policies import PolicyPlayer
 from envs.tictactoe_env import TicTacToeEnv
 from envs.tictactoe_rules import O, X, TicTacToeGame, player_name
@@ -35,7 +42,12 @@ def run_tictactoe(args: argparse.Namespace) -> int:
     TicTacToeGame(board_size, win_length)  # Validates the board options before any window.
 
     if args.human is not None:
-        opponent = agent if args.opponent is None else resolve_opponent(args.opponent, None, kwargs)
+        if args.opponent is not None:
+            opponent = resolve_opponent(args.opponent, None, kwargs)
+        elif agent is not None:
+            opponent = agent
+        else:
+            opponent = make_player("perfect", board_size, win_length)
         side = X if args.human == "x" else O
         if args.render == "text":
             return play_human_text(opponent, side, kwargs, args.seed)
@@ -113,32 +125,36 @@ def watch(agent: Any, opponent: Any, kwargs: dict[str, Any], args: argparse.Name
             agent_side = X if game_index % 2 == 0 else O
             names = {agent_side: f"agent {agent.name}", 1 - agent_side: f"{opponent.name}"}
             if opponent is agent:
-                names = {X: "agent (X)", O: "agent (O)"}
+                names = {X: "agent", O: "agent"}
+            env.status_text = to_move_status(X, names)
             env.reset(seed=args.seed + game_index)
             terminated = False
             while not terminated:
                 game = env.game
                 mover = agent if game.current_player == agent_side else opponent
-                env.status_text = (
-                    f"{player_name(game.current_player)}: {names[game.current_player]}"
-                )
+                # step() draws the position after the move, when the other side is to move.
+                env.status_text = to_move_status(1 - game.current_player, names)
                 _, _, terminated, _, info = env.step(mover.select_action(game.copy(), rng))
                 if render_mode == "ansi":
                     print(env.render(), end="\n\n")
-                elif env.canvas is None or env.canvas.closed:
+                elif window_closed(env.canvas):
                     return 0
-            env.status_text = None
             result = describe_result(info, names)
             print(f"Game {game_index + 1}: {result}")
             if render_mode == "human":
                 env.status_text = result
                 env.render()
-                if not wait_frames(env.canvas, 1.5):
+                if not wait_frames(env.canvas, 1.5) or window_closed(env.canvas):
                     return 0
             game_index += 1
     finally:
         env.close()
     return 0
+
+
+def to_move_status(player: int, names: dict[int, str]) -> str:
+    """Return the status line naming the side to move and who plays it."""
+    return f"{player_name(player)} to move: {names[player]}"
 
 
 def describe_result(info: dict[str, Any], names: dict[int, str]) -> str:
@@ -235,7 +251,7 @@ def record_result(tally: dict[str, int], info: dict[str, Any], human_side: int) 
 
 def human_status(game: TicTacToeGame, human_side: int, over: bool, tally: dict[str, int]) -> str:
     """Return the status bar text of a person's game."""
-    score = f"You {tally['you']} - {tally['agent']} Agent, {tally['draw']} draws"
+    score = f"You {tally['you']}, agent {tally['agent']}, draws {tally['draw']}"
     if over:
         if game.winner is None:
             result = "Draw"

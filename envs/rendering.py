@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 
 _MAX_UNREAD_EVENTS = 256
+_TEXT_MARGIN_PIXELS = 6
+_MIN_FONT_SIZE = 12
 
 
 class PygameCanvas:
@@ -57,8 +59,12 @@ class PygameCanvas:
     def draw_text(
         self, text: str, center: tuple[int, int], size: int, color: tuple[int, int, int]
     ) -> None:
-        """Draw ``text`` centred on ``center``."""
+        """Draw ``text`` centred on ``center``, shrinking the font until it fits the width."""
+        max_width = self.width - 2 * _TEXT_MARGIN_PIXELS
         image = self.font(size).render(text, True, color)
+        while image.get_width() > max_width and size > _MIN_FONT_SIZE:
+            size -= 1
+            image = self.font(size).render(text, True, color)
         self.surface.blit(image, image.get_rect(center=center))
 
     def pump_events(self) -> list[Any]:

@@ -55,6 +55,9 @@ GRID_CHANNELS = ("head", "body", "food", "tail")
 _MIN_CELL_PIXELS = 32
 _MIN_WINDOW_PIXELS = 320
 _STATUS_PIXELS = 28
+_MAX_BOARD_PIXELS = 640
+_MIN_FIT_CELL_PIXELS = 8
+_EYE = (20, 20, 28)
 _BACKGROUND = (24, 24, 32)
 _GRID_LINE = (44, 44, 56)
 _BODY = (60, 170, 80)
@@ -232,7 +235,14 @@ class SnakeEnv(gym.Env):
         self.observation_space = self._build_observation_space()
 
         self.canvas: PygameCanvas | None = None
-        self._cell_pixels = max(_MIN_CELL_PIXELS, -(-_MIN_WINDOW_PIXELS // self.width))
+        # Cells of at least 32 pixels make the window at least 320 pixels wide, unless the
+        # board is so large that the window would not fit a 768-pixel-high screen.
+        fitting = max(_MIN_FIT_CELL_PIXELS, _MAX_BOARD_PIXELS // max(self.width, self.height))
+        self._cell_pixels = min(
+            max(_MIN_CELL_PIXELS, -(-_MIN_WINDOW_PIXELS // self.width)), fitting
+        )
+        self.status_text: str | None = None
+        """Text for the status line, shown in place of the score when set (play.py uses it)."""
         self._steps_since_food = 0
         self._end_reason: str | None = None
         self._episode_over = False
@@ -456,6 +466,8 @@ class SnakeEnv(gym.Env):
         return [(dx * forward_x + dy * forward_y) / scale, (dx * left_x + dy * left_y) / scale]
 
     def _status_text(self) -> str:
+        if self.status_text is not None:
+            return self.status_text
         status = f"score {self.game.score}  length {self.game.length}"
         if self._end_reason is not None:
             status += f"  over: {self._end_reason}"
@@ -492,9 +504,39 @@ class SnakeEnv(gym.Env):
             half = cell_pixels // 2
             center = (food_x * cell_pixels + half, food_y * cell_pixels + half)
             pygame.draw.circle(surface, _FOOD, center, half - 3)
-        for index, (x, y) in enumerate(self.game.body):
-            cell = pygame.Rect(x * cell_pixels, y * cell_pixels, cell_pixels, cell_pixels)
-            pygame.draw.rect(surface, _HEAD if index == 0 else _BODY, cell.inflate(-4, -4))
+        self._draw_body(surface, pygame)
 
         status_center = (board_width // 2, board_height + _STATUS_PIXELS // 2)
         canvas.draw_text(self._status_text(), status_center, 22, _TEXT)
+
+    def _draw_body(self, surface: Any, pygame: Any) -> None:
+        cell_pixels = self._cell_pixels
+        gap = max(1, cell_pixels // 8)
+        body = list(self.game.body)
+        rects = [
+            pygame.Rect(x * cell_pixels, y * cell_pixels, cell_pixels, cell_pixels).inflate(
+                -2 * gap, -2 * gap
+            )
+            for x, y in body
+        ]
+        # Bridge each pair of neighbouring segments, so folds show which cells connect.
+        for index in range(1, len(rects)):
+            joined = rects[index].union(rects[index - 1])
+            if joined.width > cell_pixels and joined.height > cell_pixels:
+                continue
+            pygame.draw.rect(surface, _BODY, joined)
+        for index, rect in enumerate(rects):
+            pygame.draw.rect(surface, _HEAD if index == 0 else _BODY, rect)
+
+        # Two eyes on the head, on the side it is heading to.
+        head = rects[0]
+        delta_x, delta_y = DIRECTION_DELTAS[self.game.direction]
+        forward = (head.width // 4 * delta_x, head.height // 4 * delta_y)
+        side = (head.width // 4 * -delta_y, head.height // 4 * delta_x)
+        radius = max(1, cell_pixels // 10)
+        for sign in (-1, 1):
+            eye = (
+                head.centerx + forward[0] + sign * side[0],
+                head.centery + forward[1] + sign * side[1],
+            )
+            pygame.draw.circle(surface, _EYE, eye, radius)

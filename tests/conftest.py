@@ -59,7 +59,7 @@ TINY_SNAKE = [
 ]
 
 
-def run_script(script, *args, timeout=300, check=False):
+def run_script(script, *args, timeout=300, check=False, input_text=None):
     """Run train.py or play.py in a fresh process from the repository root."""
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "PYTHONUNBUFFERED": "1"}
     result = subprocess.run(
@@ -69,6 +69,7 @@ def run_script(script, *args, timeout=300, check=False):
         text=True,
         timeout=timeout,
         env=env,
+        input=input_text,
     )
     if check and result.returncode != 0:
         raise AssertionError(f"{script} {args} failed:\n{result.stdout}\n{result.stderr}")

@@ -301,3 +301,47 @@ def test_model_file_that_does_not_exist(tmp_path):
     result = run_script("play.py", "snake", "--model", tmp_path / "missing.pt")
     assert result.returncode == 1
     assert "missing.pt" in result.stderr and "not found" in result.stderr
+
+
+def test_human_text_game_without_model_plays_perfect_player():
+    result = run_script(
+        "play.py",
+        "tictactoe",
+        "--human",
+        "x",
+        "--render",
+        "text",
+        input_text="4\n0\n8\n2\n6\n1\n3\n5\n7\nn\n",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Agent plays" in result.stdout
+    assert "You win!" not in result.stdout  # The perfect player never loses.
+
+
+def test_long_status_text_shrinks_to_fit():
+    from envs.rendering import PygameCanvas
+
+    canvas = PygameCanvas(400, 60, title="t", human=False, fps=30)
+    widths = []
+    original_blit = canvas.surface.blit
+
+    class Recorder:
+        def blit(self, image, rect):
+            widths.append(image.get_width())
+            return original_blit(image, rect)
+
+    canvas.surface = type("Surface", (), {"blit": Recorder().blit})()
+    canvas.draw_text(
+        "Agent wins! Click to play again. You 0, agent 12, draws 10", (200, 30), 28, (255, 255, 255)
+    )
+    assert widths and widths[0] <= 400 - 12
+
+
+def test_large_snake_board_window_fits_screen():
+    from envs.snake_env import SnakeEnv
+
+    env = SnakeEnv(render_mode="rgb_array", grid_size=25)
+    env.reset(seed=0)
+    height, width, _ = env.render().shape
+    assert height <= 720 and width <= 720
+    env.close()
