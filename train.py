@@ -70,7 +70,14 @@ def resolve_run(args: argparse.Namespace) -> tuple[Any, Path, dict[str, Any] | N
     payload = None
     run_dir = None
     if args.resume:
-        checkpoint_path, payload = find_resumable_checkpoint(args.resume)
+        from agents.baseline_trainer import find_baseline_checkpoint
+
+        baseline = find_baseline_checkpoint(args.resume)
+        if baseline is not None:
+            checkpoint_path, metadata = baseline
+            payload = {"baseline": (checkpoint_path, metadata), **metadata}
+        else:
+            checkpoint_path, payload = find_resumable_checkpoint(args.resume)
         saved_env = payload.get("env_name")
         if saved_env != env_name:
             raise CheckpointError(
@@ -95,6 +102,13 @@ def resolve_run(args: argparse.Namespace) -> tuple[Any, Path, dict[str, Any] | N
         stamp = time.strftime("%Y%m%d-%H%M%S")
         run_dir = Path("runs") / f"{env_name}-{config.algo}-seed{config.seed}-{stamp}"
     config.run_dir = str(run_dir)
+    if payload is not None:
+        saved_algo = payload["config"].get("algo", "dqn")
+        if saved_algo != config.algo:
+            raise ConfigError(
+                f"the checkpoint was trained with --algo {saved_algo}; resume it with that algo, "
+                f"not {config.algo}"
+            )
     return config, Path(run_dir), payload
 
 
@@ -110,12 +124,18 @@ def main(argv: list[str] | None = None) -> int:
     except CheckpointError as error:
         parser.exit(2, f"train.py: error: {error}\n")
 
-    # Imported late so that --help and option errors answer without loading torch.
+    # Imported late so that --help and option errors answer before the heavy imports.
     from agents.trainer import Trainer, TrainingError
 
     print(f"Run directory: {run_dir}")
     try:
-        trainer = Trainer(args.env, config, run_dir, resume=payload)
+        if config.algo.startswith("sb3-"):
+            from agents.baseline_trainer import BaselineTrainer
+
+            resume = None if payload is None else payload["baseline"]
+            trainer: Any = BaselineTrainer(args.env, config, run_dir, resume=resume)
+        else:
+            trainer = Trainer(args.env, config, run_dir, resume=payload)
         result = trainer.run()
     except (TrainingError, CheckpointError, MemoryError, ValueError) as error:
         print(f"train.py: error: {error}", file=sys.stderr)

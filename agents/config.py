@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 ENV_NAMES = ("tictactoe", "snake")
-ALGOS = ("dqn",)
+ALGOS = ("dqn", "sb3-dqn", "sb3-ppo", "sb3-a2c", "sb3-maskable-ppo")
 
 
 class ConfigError(ValueError):
@@ -88,6 +88,30 @@ class TrainConfig:
     activation: str = _option("relu", "hidden activation", choices=("relu", "leaky_relu", "elu"))
     dropout: float = _option(0.0, "dropout probability in training (0: off)")
     dueling: bool = _option(False, "dueling head: state value plus action advantages")
+
+    # Stable-Baselines3 baselines (--algo sb3-*).
+    baseline_hyperparameters: str = _option(
+        "ours",
+        "ours: the shared keys above drive SB3 too; sb3: SB3's own defaults for its algorithm",
+        choices=("ours", "sb3"),
+    )
+    n_steps: int = _option(0, "PPO/A2C rollout steps per environment (steps; 0: SB3's default)")
+    n_epochs: int = _option(10, "PPO epochs over each rollout")
+    ent_coef: float = _option(0.0, "PPO/A2C entropy bonus coefficient")
+    gae_lambda: float = _option(0.95, "PPO/A2C generalised advantage estimation lambda")
+    clip_range: float = _option(0.2, "PPO clipping range")
+    vf_coef: float = _option(0.5, "PPO/A2C value loss coefficient")
+    selfplay_update_interval: int = _option(
+        10_000,
+        "SB3 self-play: steps between frozen copies of the learner added to the opponent pool",
+        env="tictactoe",
+    )
+    selfplay_pool_size: int = _option(
+        5, "SB3 self-play: frozen copies kept as opponents", env="tictactoe"
+    )
+    selfplay_opponent_eps: float = _option(
+        0.1, "SB3 self-play: chance that the opponent plays a random legal move", env="tictactoe"
+    )
 
     # Tic-tac-toe.
     board_size: int = _option(3, "tic-tac-toe board side (cells)", env="tictactoe")
@@ -326,6 +350,7 @@ def validate_config(config: TrainConfig, env_name: str) -> None:
         ConfigError: Naming the first invalid option and its value.
     """
     positive = (
+        "n_epochs",
         "total_timesteps",
         "eval_every",
         "eval_episodes",
@@ -366,7 +391,21 @@ def validate_config(config: TrainConfig, env_name: str) -> None:
         raise ConfigError(f"learning_rate must be positive, got {config.learning_rate}")
     if any(size <= 0 for size in config.hidden_sizes):
         raise ConfigError(f"hidden_sizes must be positive, got {list(config.hidden_sizes)}")
+    if config.n_steps < 0:
+        raise ConfigError(f"n_steps must be zero or positive, got {config.n_steps}")
     if env_name == "tictactoe":
+        if config.selfplay_update_interval <= 0:
+            raise ConfigError(
+                f"selfplay_update_interval must be positive, got {config.selfplay_update_interval}"
+            )
+        if config.selfplay_pool_size <= 0:
+            raise ConfigError(
+                f"selfplay_pool_size must be positive, got {config.selfplay_pool_size}"
+            )
+        if not 0.0 <= config.selfplay_opponent_eps <= 1.0:
+            raise ConfigError(
+                f"selfplay_opponent_eps must be between 0 and 1, got {config.selfplay_opponent_eps}"
+            )
         if config.board_size < 3:
             raise ConfigError(f"board_size must be at least 3, got {config.board_size}")
         if not 3 <= config.win_length <= config.board_size:

@@ -39,6 +39,11 @@ class TablePlayer:
         rows = np.arange(len(self.moves))
         return float(self.table.optimal_mask[rows, self.moves].mean())
 
+    def illegal_move_rate(self) -> float:
+        """Return the share of non-terminal positions where the greedy move is illegal."""
+        rows = np.arange(len(self.moves))
+        return float(self.table.cells[rows, self.moves].astype(bool).mean())
+
 
 def count_losing_lines(
     player: Any, agent_side: int, board_size: int = 3, win_length: int = 3
@@ -46,7 +51,8 @@ def count_losing_lines(
     """Play ``player`` against every possible sequence of opponent replies.
 
     The agent moves greedily; at each opponent turn every legal move is tried. Each
-    finished game is one line.
+    finished game is one line. An illegal move by the agent ends its line as a loss, the
+    environment's rule for illegal moves.
 
     Returns:
         The number of lines the agent loses and the number of lines in total.
@@ -61,8 +67,13 @@ def count_losing_lines(
             losses += int(game.winner == 1 - agent_side)
             continue
         if game.current_player == agent_side:
+            move = player.select_action(game)
+            if not _is_legal(game, move):
+                lines += 1
+                losses += 1
+                continue
             child = game.copy()
-            child.play(player.select_action(game))
+            child.play(move)
             stack.append(child)
             continue
         for action in game.legal_actions():
@@ -70,6 +81,10 @@ def count_losing_lines(
             child.play(int(action))
             stack.append(child)
     return losses, lines
+
+
+def _is_legal(game: TicTacToeGame, move: int) -> bool:
+    return 0 <= move < game.num_cells and bool(game.action_mask()[move])
 
 
 def play_games(
@@ -81,14 +96,25 @@ def play_games(
     board_size: int,
     win_length: int,
 ) -> dict[str, int]:
-    """Play ``num_games`` games with the agent on ``agent_side``; count wins, draws and losses."""
-    counts = {"win": 0, "draw": 0, "loss": 0}
+    """Play ``num_games`` games with the agent on ``agent_side``; count wins, draws and losses.
+
+    An illegal move by the agent loses the game, and is also counted under ``illegal``.
+    """
+    counts = {"win": 0, "draw": 0, "loss": 0, "illegal": 0}
     for _ in range(num_games):
         game = TicTacToeGame(board_size, win_length)
+        illegal = False
         while not game.is_over:
             mover = player if game.current_player == agent_side else opponent
-            game.play(mover.select_action(game, rng))
-        if game.winner is None:
+            move = int(mover.select_action(game, rng))
+            if mover is player and not _is_legal(game, move):
+                illegal = True
+                break
+            game.play(move)
+        if illegal:
+            counts["loss"] += 1
+            counts["illegal"] += 1
+        elif game.winner is None:
             counts["draw"] += 1
         elif game.winner == agent_side:
             counts["win"] += 1
@@ -127,6 +153,7 @@ def evaluate_tictactoe(
             metrics[f"lines_as_{label}"] = lines
         metrics["losing_lines"] = metrics["losing_lines_as_x"] + metrics["losing_lines_as_o"]
         metrics["optimal_move_rate"] = player.optimal_move_rate()
+        metrics["illegal_move_rate"] = player.illegal_move_rate()
     else:
         player = PolicyPlayer(policy)
 
@@ -135,8 +162,8 @@ def evaluate_tictactoe(
         opponent = make_player(opponent_name, board_size, win_length)
         for side, label in ((X, "x"), (O, "o")):
             counts = play_games(player, opponent, side, num_games, rng, board_size, win_length)
-            for outcome, count in counts.items():
-                metrics[f"vs_{opponent_name}_as_{label}_{outcome}"] = count / num_games
+            for outcome in ("win", "draw", "loss"):
+                metrics[f"vs_{opponent_name}_as_{label}_{outcome}"] = counts[outcome] / num_games
             balance += (counts["win"] - counts["loss"]) / num_games
 
     if "losing_lines" in metrics:

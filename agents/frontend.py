@@ -3,24 +3,34 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from typing import Any
 
 from agents.checkpoint import CheckpointError, load_model_file
-from agents.policies import QNetworkPolicy, load_policy
+from agents.policies import load_policy
 
 
 class UsageError(Exception):
     """Options that do not fit together; play.py reports it with exit code 2."""
 
 
-def load_model(path: str, env_name: str, env_kwargs: dict[str, Any]) -> QNetworkPolicy:
+def load_model(path: str, env_name: str, env_kwargs: dict[str, Any]) -> Any:
     """Load ``path`` as a greedy policy that fits the environment built from ``env_kwargs``.
+
+    Our ``.pt`` model files are read without unpickling. Stable-Baselines3 zip files are
+    checked against the environment first, then loaded by Stable-Baselines3, which
+    unpickles parts of them, so a warning says to load them only from trusted sources.
 
     Raises:
         CheckpointError: If the file is unreadable or made for another game or board.
     """
-    from agents.trainer import ENV_IDS, make_env
+    from agents.baselines import TRUST_WARNING, is_sb3_model_file, load_sb3_policy
+    from agents.run_support import ENV_IDS, make_env
+
+    if is_sb3_model_file(path):
+        print(f"play.py: warning: {TRUST_WARNING} ({path})", file=sys.stderr)
+        return load_sb3_policy(path, env_name, env_kwargs)
 
     env = make_env(env_name, env_kwargs)
     try:
@@ -36,9 +46,10 @@ def load_model(path: str, env_name: str, env_kwargs: dict[str, Any]) -> QNetwork
 
 def model_env_kwargs(path: str, env_name: str, args: argparse.Namespace) -> dict[str, Any]:
     """Return the environment settings stored in the model file, overridden by options."""
-    from agents.trainer import ENV_IDS
+    from agents.baselines import is_sb3_model_file, read_metadata
+    from agents.run_support import ENV_IDS
 
-    data = load_model_file(path)
+    data = read_metadata(path) if is_sb3_model_file(path) else load_model_file(path)
     saved_env = data.get("env_id")
     if saved_env != ENV_IDS[env_name]:
         raise CheckpointError(

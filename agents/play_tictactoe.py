@@ -157,11 +157,21 @@ def to_move_status(player: int, names: dict[int, str]) -> str:
     return f"{player_name(player)} to move: {names[player]}"
 
 
+def result_winner(info: dict[str, Any]) -> int | None:
+    """Return the winner of a finished game: an illegal move loses it for the mover."""
+    if info.get("illegal_move"):
+        return 1 - int(info["current_player"])
+    return info["winner"]
+
+
 def describe_result(info: dict[str, Any], names: dict[int, str]) -> str:
     """Say who won a finished game."""
-    if info["winner"] is None:
+    winner = result_winner(info)
+    if winner is None:
         return "Draw"
-    return f"{player_name(info['winner'])} wins ({names[info['winner']]})"
+    if info.get("illegal_move"):
+        return f"{player_name(winner)} wins: {names[1 - winner]} made an illegal move"
+    return f"{player_name(winner)} wins ({names[winner]})"
 
 
 def play_human_window(
@@ -233,7 +243,7 @@ def play_human_window(
             if over and not recorded:
                 record_result(tally, info, human_side)
                 recorded = True
-            env.status_text = human_status(env.game, human_side, over, tally)
+            env.status_text = human_status(env.game, human_side, info if over else None, tally)
             env.render()
     finally:
         env.close()
@@ -241,21 +251,27 @@ def play_human_window(
 
 def record_result(tally: dict[str, int], info: dict[str, Any], human_side: int) -> None:
     """Count a finished game for the person, the agent, or as a draw."""
-    if info["winner"] is None:
+    winner = result_winner(info)
+    if winner is None:
         tally["draw"] += 1
-    elif info["winner"] == human_side:
+    elif winner == human_side:
         tally["you"] += 1
     else:
         tally["agent"] += 1
 
 
-def human_status(game: TicTacToeGame, human_side: int, over: bool, tally: dict[str, int]) -> str:
-    """Return the status bar text of a person's game."""
+def human_status(
+    game: TicTacToeGame, human_side: int, info: dict[str, Any] | None, tally: dict[str, int]
+) -> str:
+    """Return the status bar text of a person's game; ``info`` is given once it is over."""
     score = f"You {tally['you']}, agent {tally['agent']}, draws {tally['draw']}"
-    if over:
-        if game.winner is None:
+    if info is not None:
+        winner = result_winner(info)
+        if winner is None:
             result = "Draw"
-        elif game.winner == human_side:
+        elif info.get("illegal_move"):
+            result = "Agent made an illegal move. You win"
+        elif winner == human_side:
             result = "You win"
         else:
             result = "Agent wins"
@@ -287,13 +303,16 @@ def play_human_text(
                 if cell is None:
                     return 0
             else:
-                cell = opponent.select_action(game.copy(), rng)
+                cell = int(opponent.select_action(game.copy(), rng))
+                if not 0 <= cell < game.num_cells or not game.action_mask()[cell]:
+                    print(f"Agent chose the illegal move {cell}, so it loses: you win!")
+                    break
                 print(f"Agent plays {cell}")
             game.play(cell)
             print(game.to_text(), end="\n\n")
-        if game.winner is None:
+        if game.is_over and game.winner is None:
             print("Draw.")
-        else:
+        elif game.is_over:
             print("You win!" if game.winner == human_side else "Agent wins.")
         print("Play again? [y/N] ", end="", flush=True)
         answer = next(lines, None)

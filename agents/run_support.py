@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -121,3 +123,87 @@ def describe_metrics(env_name: str, metrics: dict[str, float]) -> str:
         f"vs perfect as X: loss {metrics['vs_perfect_as_x_loss']:.0%}, "
         f"as O: loss {metrics['vs_perfect_as_o_loss']:.0%}"
     )
+
+
+def evaluate_policy(
+    env_name: str, config: TrainConfig, policy: Any, num_episodes: int
+) -> dict[str, float]:
+    """Run the game's evaluation protocol on a greedy policy.
+
+    Snake episodes start from the fixed seeds 10,000 and up, so every run and every
+    algorithm is evaluated on the same starting positions.
+    """
+    from agents.evaluation import evaluate_snake, evaluate_tictactoe
+    from agents.config import env_kwargs
+
+    if env_name == "tictactoe":
+        return evaluate_tictactoe(
+            policy,
+            board_size=config.board_size,
+            win_length=config.win_length,
+            num_games=num_episodes,
+            seed=config.seed + 7,
+        )
+    return evaluate_snake(
+        policy, env_kwargs(config, env_name), num_episodes=num_episodes, seed=10_000
+    )
+
+
+def append_evaluation_row(
+    run_dir: Path,
+    global_step: int,
+    num_episodes: int,
+    wall_seconds: float,
+    eval_seconds: float,
+    metrics: dict[str, float],
+) -> None:
+    """Append one evaluation to ``evaluations.csv``, writing the header for a new file.
+
+    ``train_seconds`` is the wall-clock time minus the time spent evaluating.
+    """
+    path = Path(run_dir) / "evaluations.csv"
+    row = {
+        "global_step": global_step,
+        "episodes": num_episodes,
+        "wall_seconds": round(wall_seconds, 2),
+        "train_seconds": round(wall_seconds - eval_seconds, 2),
+        **metrics,
+    }
+    new_file = not path.exists()
+    with path.open("a", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(row))
+        if new_file:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+class StopSignals:
+    """Turns SIGINT and SIGTERM into a stop request that the training loop polls.
+
+    The loop finishes its step, saves a checkpoint and exits cleanly. A second SIGINT
+    raises KeyboardInterrupt at once, for a loop that does not answer.
+    """
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.received is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.received = signum
+
+    def __enter__(self) -> StopSignals:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[signum] = signal.signal(signum, self._handle)
+            except ValueError:
+                # Handlers can only be set from the main thread; elsewhere signals keep
+                # their default behaviour.
+                pass
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()

@@ -15,12 +15,10 @@ A run directory holds:
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import math
 import random
-import signal
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -39,12 +37,14 @@ from agents.checkpoint import (
 from agents.collectors import EnvCollector, SelfPlayCollector
 from agents.config import TrainConfig, config_to_dict, env_kwargs, write_config
 from agents.dqn import DQNAgent, UpdateSettings
-from agents.evaluation import evaluate_snake, evaluate_tictactoe
 from agents.networks import NetworkSpec, model_summary
 from agents.policies import AgentPolicy, QNetworkPolicy
 from agents.replay_buffer import ReplayBuffer
 from agents.run_support import (
     ENV_IDS,
+    StopSignals,
+    append_evaluation_row,
+    evaluate_policy,
     TrainingError,
     as_random_state,
     describe_metrics,
@@ -116,6 +116,7 @@ class Trainer:
         self.num_episodes = 0
         self.best_score = -math.inf
         self.elapsed_before = 0.0
+        self.eval_seconds = 0.0
         self.last_save_step = 0
         self.last_eval_step = 0
         self.last_log_step = 0
@@ -137,7 +138,7 @@ class Trainer:
         self.recent_outcomes: deque[str] = deque(maxlen=1000)
         self.pending_losses: list[float] = []
         self.pending_q_values: list[float] = []
-        self.stop_signal: int | None = None
+        self.stop_signals = StopSignals()
 
     # ----------------------------------------------------------------- setup and restore
 
@@ -172,6 +173,7 @@ class Trainer:
         self.num_episodes = int(counters["num_episodes"])
         self.best_score = float(counters["best_score"])
         self.elapsed_before = float(counters["elapsed_seconds"])
+        self.eval_seconds = float(counters.get("eval_seconds", 0.0))
         self.last_save_step = self.global_step
         self.last_eval_step = int(counters["last_eval_step"])
         self.last_log_step = self.global_step
@@ -210,24 +212,23 @@ class Trainer:
         print(f"Q-network ({self.spec.kind}, {self.spec.num_actions} actions):\n{summary}")
 
         writer = open_summary_writer(self.run_dir / "tensorboard", self.global_step)
-        previous_handlers = self._install_signal_handlers()
         progress = make_progress_bar(config, self.global_step)
         self.start_time = time.monotonic()
         self.last_save_time = self.start_time
         interrupted = False
         try:
-            while self.global_step < config.total_timesteps:
-                if self.stop_signal is not None:
-                    interrupted = True
-                    break
-                steps = self._collect(writer)
-                self._learn()
-                progress.update(steps)
-                self._maybe_log(writer)
-                self._maybe_evaluate(writer, progress)
-                self._maybe_save()
+            with self.stop_signals:
+                while self.global_step < config.total_timesteps:
+                    if self.stop_signals.received is not None:
+                        interrupted = True
+                        break
+                    steps = self._collect(writer)
+                    self._learn()
+                    progress.update(steps)
+                    self._maybe_log(writer)
+                    self._maybe_evaluate(writer, progress)
+                    self._maybe_save()
         finally:
-            self._restore_signal_handlers(previous_handlers)
             progress.close()
 
         self.save_checkpoint()
@@ -244,10 +245,13 @@ class Trainer:
         )
 
     def _collect(self, writer: Any) -> int:
+        # Stop exactly on the run's end and on every evaluation mark, so all algorithms are
+        # evaluated at the same step counts.
         remaining = self.config.total_timesteps - self.global_step
+        until_eval = self.config.eval_every - self.global_step % self.config.eval_every
+        steps = min(remaining, until_eval, len(self.collector.envs))
         epsilon = linear_epsilon(self.config, self.global_step)
-        transitions, finished = self.collector.step(self.agent, epsilon, remaining)
-        steps = min(remaining, len(self.collector.envs))
+        transitions, finished = self.collector.step(self.agent, epsilon, steps)
         self.global_step += steps
         if len(transitions):
             self.replay_buffer.add(**transitions.as_arrays())
@@ -340,31 +344,16 @@ class Trainer:
 
     def evaluate_policy(self, policy: Any, num_episodes: int) -> dict[str, float]:
         """Run the game's evaluation protocol on a greedy policy."""
-        if self.env_name == "tictactoe":
-            return evaluate_tictactoe(
-                policy,
-                board_size=self.config.board_size,
-                win_length=self.config.win_length,
-                num_games=num_episodes,
-                seed=self.config.seed + 7,
-            )
-        return evaluate_snake(policy, self.env_kwargs, num_episodes=num_episodes, seed=10_000)
+        started = time.monotonic()
+        metrics = evaluate_policy(self.env_name, self.config, policy, num_episodes)
+        self.eval_seconds += time.monotonic() - started
+        return metrics
 
     def _append_evaluation_row(self, metrics: dict[str, float]) -> None:
-        path = self.run_dir / "evaluations.csv"
         elapsed = self.elapsed_before + time.monotonic() - self.start_time
-        row = {
-            "global_step": self.global_step,
-            "episodes": self.num_episodes,
-            "wall_seconds": round(elapsed, 2),
-            **metrics,
-        }
-        new_file = not path.exists()
-        with path.open("a", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(row))
-            if new_file:
-                writer.writeheader()
-            writer.writerow(row)
+        append_evaluation_row(
+            self.run_dir, self.global_step, self.num_episodes, elapsed, self.eval_seconds, metrics
+        )
 
     def _final_evaluation(self) -> dict[str, float]:
         """Evaluate the best model with ``final_eval_episodes`` and write ``results.json``."""
@@ -379,6 +368,7 @@ class Trainer:
             "total_timesteps": self.global_step,
             "episodes": self.num_episodes,
             "wall_seconds": round(elapsed, 1),
+            "train_seconds": round(elapsed - self.eval_seconds, 1),
             "final_eval_episodes": self.config.final_eval_episodes,
             "metrics": metrics,
         }
@@ -443,6 +433,7 @@ class Trainer:
                     "num_episodes": self.num_episodes,
                     "best_score": self.best_score,
                     "elapsed_seconds": elapsed,
+                    "eval_seconds": self.eval_seconds,
                     "last_eval_step": self.last_eval_step,
                 },
                 "random_state": random_state_as_lists(random.getstate()),
@@ -458,25 +449,3 @@ class Trainer:
         self.last_save_step = self.global_step
         self.last_save_time = time.monotonic()
         return path
-
-    # ----------------------------------------------------------------- signals
-
-    def _install_signal_handlers(self) -> dict[int, Any]:
-        def request_stop(signum: int, frame: Any) -> None:
-            if self.stop_signal is not None and signum == signal.SIGINT:
-                raise KeyboardInterrupt
-            self.stop_signal = signum
-
-        previous = {}
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            try:
-                previous[signum] = signal.signal(signum, request_stop)
-            except ValueError:
-                # Signal handlers can only be set from the main thread.
-                pass
-        return previous
-
-    @staticmethod
-    def _restore_signal_handlers(previous: dict[int, Any]) -> None:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
