@@ -89,6 +89,16 @@ def algorithm_kwargs(algo: str, config: TrainConfig) -> dict[str, Any]:
     policy_kwargs["optimizer_kwargs"] = {"weight_decay": config.weight_decay}
     shared = {"learning_rate": config.learning_rate, "gamma": config.gamma}
     if algo == "sb3-dqn":
+        # Our train_freq counts transitions over all environments and target_update_interval
+        # counts gradient updates; SB3 counts calls of the vectorised env.step (num_envs
+        # transitions each) and environment steps. Convert both so the replay ratio
+        # (updates per transition) and the target refresh rate in transitions match.
+        train_freq = max(1, config.train_freq // config.num_envs)
+        transitions_per_call = train_freq * config.num_envs
+        gradient_steps = max(
+            1, round(config.gradient_steps * transitions_per_call / config.train_freq)
+        )
+        transitions_per_update = config.train_freq / config.gradient_steps
         return {
             **shared,
             "policy_kwargs": policy_kwargs,
@@ -96,11 +106,11 @@ def algorithm_kwargs(algo: str, config: TrainConfig) -> dict[str, Any]:
             "learning_starts": config.learning_starts,
             "batch_size": config.batch_size,
             "tau": config.tau,
-            # Our train_freq counts transitions over all environments; SB3 counts steps of
-            # the vectorised environment, each worth num_envs transitions.
-            "train_freq": max(1, config.train_freq // config.num_envs),
-            "gradient_steps": config.gradient_steps,
-            "target_update_interval": config.target_update_interval,
+            "train_freq": train_freq,
+            "gradient_steps": gradient_steps,
+            "target_update_interval": max(
+                1, round(config.target_update_interval * transitions_per_update)
+            ),
             "exploration_fraction": config.exploration_fraction,
             "exploration_initial_eps": config.exploration_initial_eps,
             "exploration_final_eps": config.exploration_final_eps,

@@ -210,3 +210,22 @@ def test_shared_keys_drive_sb3_dqn():
 
 def test_our_models_are_not_sb3_files(tictactoe_run):
     assert not is_sb3_model_file(tictactoe_run / "best_model.pt")
+
+
+def test_sb3_dqn_matches_replay_ratio_and_target_rate():
+    # Ours: one update per 4 transitions, target refreshed every 250 updates (1,000
+    # transitions). SB3 with 16 envs: one call is 16 transitions, so 4 updates per call.
+    config = resolve_config(
+        "tictactoe",
+        {
+            "algo": "sb3-dqn",
+            "num_envs": 16,
+            "train_freq": 4,
+            "gradient_steps": 1,
+            "target_update_interval": 250,
+        },
+    )
+    kwargs = algorithm_kwargs("sb3-dqn", config)
+    assert kwargs["train_freq"] == 1
+    assert kwargs["gradient_steps"] == 4
+    assert kwargs["target_update_interval"] == 1000
