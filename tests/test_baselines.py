@@ -196,7 +196,13 @@ def test_illegal_greedy_move_counts_as_loss():
 def test_shared_keys_drive_sb3_dqn():
     config = resolve_config(
         "snake",
-        {"algo": "sb3-dqn", "num_envs": 1, "learning_rate": 0.002, "target_update_interval": 77},
+        {
+            "algo": "sb3-dqn",
+            "num_envs": 1,
+            "train_freq": 1,
+            "learning_rate": 0.002,
+            "target_update_interval": 77,
+        },
     )
     kwargs = algorithm_kwargs("sb3-dqn", config)
     assert kwargs["learning_rate"] == 0.002
