@@ -18,6 +18,7 @@ from typing import Any
 
 from agents.checkpoint import CheckpointError, find_resumable_checkpoint
 from agents.config import (
+    ALGOS,
     ENV_NAMES,
     ConfigError,
     add_config_arguments,
@@ -54,7 +55,82 @@ def build_parser() -> argparse.ArgumentParser:
             help="continue a run from its newest valid checkpoint, or from the given checkpoint",
         )
         add_config_arguments(game, env_name)
+    add_compare_parser(games)
     return parser
+
+
+def comma_list(kind: type) -> Any:
+    """Return an argparse type that parses comma-separated values of ``kind``."""
+
+    def parse(text: str) -> list:
+        try:
+            values = [kind(part.strip()) for part in text.split(",") if part.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated {kind.__name__} values, got {text!r}"
+            ) from None
+        if not values:
+            raise argparse.ArgumentTypeError(f"expected at least one value, got {text!r}")
+        return values
+
+    return parse
+
+
+def positive_int(text: str) -> int:
+    """Parse a positive integer for argparse."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def add_compare_parser(games: Any) -> None:
+    """Add ``compare``: every algorithm and seed, one protocol, one report."""
+    description = (
+        "Train each algorithm with each seed under the same budget and evaluation, then "
+        "write a report folder: evaluations.csv, report.md and plots. Finished runs are kept; "
+        "unfinished ones resume. Options after -- go to every train.py run, e.g. "
+        "-- --eval-every 5000 --num-envs 8."
+    )
+    compare = games.add_parser(
+        "compare", help="compare algorithms over seeds", description=description
+    )
+    compare.add_argument("game", choices=ENV_NAMES, help="game to compare on")
+    compare.add_argument(
+        "--algos",
+        type=comma_list(str),
+        default=["dqn", "sb3-dqn", "sb3-ppo"],
+        help=f"comma-separated algorithms from {', '.join(ALGOS)} (default: dqn,sb3-dqn,sb3-ppo)",
+    )
+    compare.add_argument(
+        "--seeds",
+        type=comma_list(int),
+        default=[0, 1, 2],
+        help="comma-separated seeds (default: 0,1,2)",
+    )
+    compare.add_argument(
+        "--total-timesteps",
+        type=positive_int,
+        required=True,
+        help="environment steps per run (steps)",
+    )
+    compare.add_argument(
+        "--out",
+        default=None,
+        help="report folder (default: runs/compare-GAME); runs go in OUT/runs",
+    )
+    compare.add_argument(
+        "--jobs", type=positive_int, default=1, help="runs trained at once, one process each"
+    )
+    compare.add_argument(
+        "--baseline-hyperparameters",
+        choices=("ours", "sb3"),
+        default="ours",
+        help="ours: SB3 uses our DQN's values for shared keys; sb3: SB3's own defaults",
+    )
 
 
 def resolve_run(args: argparse.Namespace) -> tuple[Any, Path, dict[str, Any] | None]:
@@ -116,7 +192,14 @@ def main(argv: list[str] | None = None) -> int:
     """Run ``train.py``; return the process exit code."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    forwarded: list[str] = []
+    if arguments[:1] == ["compare"] and "--" in arguments:
+        split = arguments.index("--")
+        arguments, forwarded = arguments[:split], arguments[split + 1 :]
+    args = parser.parse_args(arguments)
+    if args.env == "compare":
+        return run_compare(parser, args, forwarded, argv)
     try:
         config, run_dir, payload = resolve_run(args)
     except ConfigError as error:
@@ -148,6 +231,47 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"Done: {result.global_step:,} steps. Models and logs in {result.run_dir}")
     return 0
+
+
+def run_compare(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    forwarded: list[str],
+    argv: list[str] | None,
+) -> int:
+    """Check the comparison's options, then train and report."""
+    unknown = [algo for algo in args.algos if algo not in ALGOS]
+    if unknown:
+        parser.exit(
+            2, f"train.py: error: unknown algorithm {unknown[0]!r}: expected one of {list(ALGOS)}\n"
+        )
+    options = [*forwarded, "--baseline-hyperparameters", args.baseline_hyperparameters]
+    # Check the forwarded options once here, so a typo fails now and not in every run.
+    try:
+        probe = build_parser().parse_args([args.game, *options])
+        explicit = {
+            key: value
+            for key, value in vars(probe).items()
+            if key in {f.name for f in fields_for_env(args.game)}
+        }
+        resolve_config(args.game, {**explicit, "total_timesteps": args.total_timesteps})
+    except ConfigError as error:
+        parser.exit(2, f"train.py: error: {error}\n")
+    from agents.compare import compare
+
+    out_dir = Path(args.out or f"runs/compare-{args.game}")
+    command = "python train.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    return compare(
+        args.game,
+        args.algos,
+        args.seeds,
+        args.total_timesteps,
+        out_dir,
+        options,
+        args.jobs,
+        command,
+        args.baseline_hyperparameters,
+    )
 
 
 if __name__ == "__main__":

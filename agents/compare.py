@@ -1,0 +1,403 @@
+"""``train.py compare``: train several algorithms over several seeds and report side by side.
+
+Every run is a plain ``train.py`` run in ``OUT/runs/ALGO-seedS`` with the same environment,
+observation, rewards, seeds, step budget and evaluation protocol (the same ``eval_every``
+marks, episodes and evaluation seeds). A run that finished (``results.json`` present) is not
+trained again, and an unfinished one is resumed from its newest checkpoint, so the command
+can be stopped and started again. Runs go ``--jobs`` at a time, each in its own process.
+
+The report folder gets ``evaluations.csv`` (every evaluation of every run), ``report.md``
+(the table and the plots) and two PNG plots of the evaluation metric against environment
+steps and against wall-clock seconds, with the mean and a 95% confidence band over seeds.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# Two-sided 95% Student t quantiles for 1 to 30 degrees of freedom; 1.96 above.
+_T_975 = (
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+    2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+    2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+)  # fmt: skip
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class GameMetric:
+    """The metric a comparison plots and the targets it times, for one game."""
+
+    column: str
+    label: str
+    higher_is_better: bool
+    targets: tuple[tuple[str, str, float], ...]  # (label, column, threshold)
+
+
+METRICS = {
+    "tictactoe": GameMetric(
+        column="optimal_move_rate",
+        label="minimax-optimal move rate (4,520 positions)",
+        higher_is_better=True,
+        targets=(("never loses (exhaustive check)", "losing_lines", 0.0),),
+    ),
+    "snake": GameMetric(
+        column="mean_score",
+        label="greedy mean score (apples)",
+        higher_is_better=True,
+        targets=(
+            ("greedy mean >= 10", "mean_score", 10.0),
+            ("greedy mean >= 20", "mean_score", 20.0),
+        ),
+    ),
+}
+
+
+def confidence_interval(values: list[float]) -> tuple[float, float]:
+    """Return the mean and the half-width of its 95% Student t interval (0 for one value)."""
+    array = np.asarray(values, dtype=np.float64)
+    mean = float(array.mean())
+    if len(array) < 2:
+        return mean, 0.0
+    degrees = len(array) - 1
+    quantile = _T_975[degrees - 1] if degrees <= len(_T_975) else 1.96
+    return mean, float(quantile * array.std(ddof=1) / math.sqrt(len(array)))
+
+
+def run_directory(out_dir: Path, algo: str, seed: int) -> Path:
+    """Return the folder of one run of a comparison."""
+    return out_dir / "runs" / f"{algo}-seed{seed}"
+
+
+def is_finished(run_dir: Path, total_timesteps: int) -> bool:
+    """Return whether a run has its final results for at least ``total_timesteps`` steps."""
+    path = run_dir / "results.json"
+    if not path.exists():
+        return False
+    try:
+        return int(json.loads(path.read_text())["total_timesteps"]) >= total_timesteps
+    except (ValueError, KeyError, OSError):
+        return False
+
+
+def train_command(
+    env_name: str, algo: str, seed: int, run_dir: Path, options: list[str], resume: bool
+) -> list[str]:
+    """Return the ``train.py`` command line of one run."""
+    command = [sys.executable, str(ROOT / "train.py"), env_name, "--algo", algo]
+    command += ["--seed", str(seed), "--run-dir", str(run_dir), "--no-progress", *options]
+    if resume:
+        command += ["--resume", str(run_dir)]
+    return command
+
+
+def run_all(
+    env_name: str,
+    algos: list[str],
+    seeds: list[int],
+    out_dir: Path,
+    total_timesteps: int,
+    options: list[str],
+    jobs: int,
+) -> list[tuple[str, int, int]]:
+    """Train every (algorithm, seed) pair that is not finished; return failed runs' exit codes."""
+    pending = []
+    for algo in algos:
+        for seed in seeds:
+            run_dir = run_directory(out_dir, algo, seed)
+            if is_finished(run_dir, total_timesteps):
+                print(f"{algo} seed {seed}: finished earlier, kept")
+                continue
+            resume = (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir())
+            pending.append((algo, seed, run_dir, resume))
+
+    def train(item: tuple[str, int, Path, bool]) -> tuple[str, int, int]:
+        algo, seed, run_dir, resume = item
+        run_dir.mkdir(parents=True, exist_ok=True)
+        command = train_command(
+            env_name,
+            algo,
+            seed,
+            run_dir,
+            ["--total-timesteps", str(total_timesteps), *options],
+            resume,
+        )
+        started = time.monotonic()
+        print(f"{algo} seed {seed}: {'resuming' if resume else 'training'} ...", flush=True)
+        with (run_dir / "train.log").open("a", encoding="utf-8") as log:
+            code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        print(
+            f"{algo} seed {seed}: exit {code} after {time.monotonic() - started:.0f} s", flush=True
+        )
+        return algo, seed, code
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        results = list(pool.map(train, pending))
+    return [result for result in results if result[2] != 0]
+
+
+def read_evaluations(out_dir: Path, algos: list[str], seeds: list[int]) -> list[dict[str, Any]]:
+    """Collect every run's ``evaluations.csv`` rows, tagged with algorithm and seed."""
+    rows = []
+    for algo in algos:
+        for seed in seeds:
+            path = run_directory(out_dir, algo, seed) / "evaluations.csv"
+            if not path.exists():
+                continue
+            with path.open(encoding="utf-8") as handle:
+                for row in csv.DictReader(handle):
+                    parsed = {key: float(value) for key, value in row.items() if value != ""}
+                    rows.append({"algo": algo, "seed": seed, **parsed})
+    return rows
+
+
+def write_evaluations_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    """Write all evaluation rows with the union of their columns."""
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(key for key in row if key not in columns)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def summarise(
+    env_name: str, rows: list[dict[str, Any]], out_dir: Path, algos: list[str], seeds: list[int]
+) -> list[dict[str, str]]:
+    """Build one table row per algorithm: final metric, time to targets, throughput."""
+    metric = METRICS[env_name]
+    table = []
+    for algo in algos:
+        results = []
+        for seed in seeds:
+            path = run_directory(out_dir, algo, seed) / "results.json"
+            if path.exists():
+                results.append(json.loads(path.read_text()))
+        if not results:
+            continue
+        row = {"Algorithm": algo, "Seeds": str(len(results))}
+        final_values = [result["metrics"][metric.column] for result in results]
+        mean, half = confidence_interval(final_values)
+        row["Final " + metric.column] = f"{mean:.3f} ± {half:.3f}"
+        if env_name == "tictactoe":
+            lines = [result["metrics"]["losing_lines"] for result in results]
+            row["Final lost lines"] = "{:.1f} ± {:.1f}".format(*confidence_interval(lines))
+        for label, column, threshold in metric.targets:
+            row[f"Steps to {label}"], row[f"Seconds to {label}"] = _time_to_target(
+                rows, algo, seeds, column, threshold, lower_is_target=column == "losing_lines"
+            )
+        speeds = [r["total_timesteps"] / max(1e-9, r["train_seconds"]) for r in results]
+        row["Training steps/s"] = "{:.0f} ± {:.0f}".format(*confidence_interval(speeds))
+        table.append(row)
+    return table
+
+
+def _time_to_target(
+    rows: list[dict[str, Any]],
+    algo: str,
+    seeds: list[int],
+    column: str,
+    threshold: float,
+    lower_is_target: bool,
+) -> tuple[str, str]:
+    steps, seconds = [], []
+    for seed in seeds:
+        series = [r for r in rows if r["algo"] == algo and r["seed"] == seed and column in r]
+        series.sort(key=lambda r: r["global_step"])
+        for row in series:
+            reached = row[column] <= threshold if lower_is_target else row[column] >= threshold
+            if reached:
+                steps.append(row["global_step"])
+                seconds.append(row["wall_seconds"])
+                break
+    if not steps:
+        return f"not reached (0/{len(seeds)})", "-"
+    reached = f"{len(steps)}/{len(seeds)}"
+    return f"{np.median(steps):,.0f} (median, {reached})", f"{np.median(seconds):.0f} (median)"
+
+
+def plot_curves(
+    env_name: str, rows: list[dict[str, Any]], algos: list[str], out_dir: Path
+) -> list[Path]:
+    """Plot the metric against steps and against seconds: mean over seeds, 95% band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metric = METRICS[env_name]
+    paths = []
+    for x_column, x_label, name in (
+        ("global_step", "environment steps", "metric_vs_steps.png"),
+        ("wall_seconds", "wall-clock seconds (training and evaluation)", "metric_vs_seconds.png"),
+    ):
+        figure, axes = plt.subplots(figsize=(8, 5), dpi=110)
+        for algo in algos:
+            curve = _mean_curve(rows, algo, metric.column, x_column)
+            if curve is None:
+                continue
+            x_values, means, halves = curve
+            axes.plot(x_values, means, label=algo, linewidth=2)
+            axes.fill_between(x_values, means - halves, means + halves, alpha=0.2)
+        axes.set_xlabel(x_label)
+        axes.set_ylabel(metric.label)
+        axes.set_title(f"{env_name}: {metric.label}, mean and 95% interval over seeds")
+        axes.grid(True, alpha=0.3)
+        axes.legend()
+        figure.tight_layout()
+        path = out_dir / name
+        figure.savefig(path)
+        plt.close(figure)
+        paths.append(path)
+    return paths
+
+
+def _mean_curve(
+    rows: list[dict[str, Any]], algo: str, column: str, x_column: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    by_step: dict[float, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row["algo"] == algo and column in row:
+            by_step.setdefault(row["global_step"], []).append(row)
+    if not by_step:
+        return None
+    x_values, means, halves = [], [], []
+    for step in sorted(by_step):
+        group = by_step[step]
+        mean, half = confidence_interval([row[column] for row in group])
+        x_values.append(float(np.mean([row[x_column] for row in group])))
+        means.append(mean)
+        halves.append(half)
+    return np.asarray(x_values), np.asarray(means), np.asarray(halves)
+
+
+def machine_description() -> str:
+    """Describe the machine and library versions for the report."""
+    import stable_baselines3
+    import torch
+
+    processor = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                processor = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"{processor}, {os.cpu_count()} CPU cores, {platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()}, torch {torch.__version__}, "
+        f"stable-baselines3 {stable_baselines3.__version__}"
+    )
+
+
+def write_report(
+    env_name: str,
+    command: str,
+    table: list[dict[str, str]],
+    plots: list[Path],
+    out_dir: Path,
+    notes: list[str],
+) -> Path:
+    """Write ``report.md`` with the command, date, machine, table, plots and notes."""
+    lines = [
+        f"# {env_name}: comparison of algorithms",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"Date: {time.strftime('%Y-%m-%d')}. Machine: {machine_description()}.",
+        "",
+    ]
+    if table:
+        headers = list(table[0])
+        lines.append("| " + " | ".join(headers) + " |")
+        lines.append("|" + "---|" * len(headers))
+        for row in table:
+            lines.append("| " + " | ".join(row.get(header, "") for header in headers) + " |")
+        lines.append("")
+    lines.append(
+        "Final values are the best model of each run (by periodic evaluation), evaluated again "
+        "with `final_eval_episodes`; ± gives the half-width of the 95% Student t interval over "
+        "seeds. Times to a target are the first periodic evaluation that reached it (median over "
+        "the seeds that did). Training steps/s excludes time spent evaluating."
+    )
+    lines.append("")
+    for path in plots:
+        lines.append(f"![{path.stem}]({path.name})")
+        lines.append("")
+    for note in notes:
+        lines.append(f"- {note}")
+    path = out_dir / "report.md"
+    path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
+    return path
+
+
+def compare(
+    env_name: str,
+    algos: list[str],
+    seeds: list[int],
+    total_timesteps: int,
+    out_dir: Path,
+    options: list[str],
+    jobs: int,
+    command: str,
+    hyperparameters: str = "ours",
+) -> int:
+    """Run a whole comparison and write its report; return the process exit code.
+
+    ``options`` are extra ``train.py`` options given to every run.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    failures = run_all(env_name, algos, seeds, out_dir, total_timesteps, options, jobs)
+    rows = read_evaluations(out_dir, algos, seeds)
+    write_evaluations_csv(rows, out_dir / "evaluations.csv")
+    table = summarise(env_name, rows, out_dir, algos, seeds)
+    plots = plot_curves(env_name, rows, algos, out_dir)
+    notes = report_notes(env_name, algos, hyperparameters)
+    for algo, seed, code in failures:
+        notes.append(f"{algo} seed {seed} failed with exit code {code}; see its train.log.")
+    report = write_report(env_name, command, table, plots, out_dir, notes)
+    print(f"Report: {report}")
+    return 1 if failures else 0
+
+
+def report_notes(env_name: str, algos: list[str], hyperparameters: str) -> list[str]:
+    """Explain what a reader of the report must know about the settings."""
+    notes = [
+        "Stable-Baselines3 algorithms use "
+        + (
+            "their library defaults, apart from the network."
+            if hyperparameters == "sb3"
+            else "our DQN's values for the keys they share (learning rate, gamma, network, "
+            "buffer, batch size, exploration, target updates; SB3 DQN's train_freq, "
+            "gradient_steps and target interval are converted to the same updates per "
+            "transition)."
+        )
+    ]
+    if env_name == "tictactoe":
+        notes.append(
+            "Our DQN learns by self-play against its current network; Stable-Baselines3 "
+            "algorithms play the single-agent environment against a pool of frozen copies of "
+            "themselves. SB3's DQN, PPO and A2C cannot mask moves: an illegal move loses the "
+            "game, and an illegal greedy move counts as a loss in the evaluation. MaskablePPO "
+            "gets the legal-move mask when training and predicting."
+        )
+    if any(algo in ("sb3-ppo", "sb3-a2c", "sb3-maskable-ppo") for algo in algos):
+        notes.append(
+            "PPO-family runs finish whole rollouts, so they may train a few steps past the budget."
+        )
+    return notes
