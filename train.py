@@ -178,6 +178,11 @@ def resolve_run(args: argparse.Namespace) -> tuple[Any, Path, dict[str, Any] | N
         stamp = time.strftime("%Y%m%d-%H%M%S")
         run_dir = Path("runs") / f"{env_name}-{config.algo}-seed{config.seed}-{stamp}"
     config.run_dir = str(run_dir)
+    if payload is None and _holds_a_run(Path(run_dir)):
+        raise ConfigError(
+            f"run directory {run_dir} already holds a run; continue it with --resume {run_dir} "
+            "or choose another --run-dir"
+        )
     if payload is not None:
         saved_algo = payload["config"].get("algo", "dqn")
         if saved_algo != config.algo:
@@ -186,6 +191,12 @@ def resolve_run(args: argparse.Namespace) -> tuple[Any, Path, dict[str, Any] | N
                 f"not {config.algo}"
             )
     return config, Path(run_dir), payload
+
+
+def _holds_a_run(run_dir: Path) -> bool:
+    checkpoints = run_dir / "checkpoints"
+    has_checkpoints = checkpoints.is_dir() and any(checkpoints.iterdir())
+    return has_checkpoints or (run_dir / "evaluations.csv").exists()
 
 
 def main(argv: list[str] | None = None) -> int:

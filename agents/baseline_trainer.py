@@ -2,7 +2,7 @@
 
 The run folder matches :mod:`agents.trainer`, with Stable-Baselines3's zip files in place of
 ``.pt`` files: ``config.yaml``, ``model_summary.txt``, ``checkpoints/step_<N>.zip`` (by
-steps and by minutes), ``checkpoints/replay_buffer.pkl`` for SB3's DQN, ``best_model.zip``,
+steps and by minutes), ``checkpoints/replay_buffer_<N>.pkl`` for SB3's DQN, ``best_model.zip``,
 ``final_model.zip``, ``evaluations.csv``, ``results.json`` and ``tensorboard/`` with the
 same tag names. Evaluations run when the step count crosses each multiple of
 ``eval_every``; with several environments the count may pass the mark by fewer than
@@ -37,6 +37,7 @@ from agents.config import TrainConfig, env_kwargs, write_config
 from agents.networks import model_summary
 from agents.run_support import (
     append_evaluation_row,
+    clean_after_crash,
     describe_metrics,
     evaluate_policy,
     StopSignals,
@@ -46,7 +47,10 @@ from agents.run_support import (
 
 logger = logging.getLogger(__name__)
 
-REPLAY_BUFFER_NAME = "replay_buffer.pkl"
+
+def replay_buffer_name(step: int) -> str:
+    """Return the file name of SB3 DQN's replay buffer saved at ``step``."""
+    return f"replay_buffer_{step:09d}.pkl"
 
 
 def find_baseline_checkpoint(run_dir_or_file: str | Path) -> tuple[Path, dict[str, Any]] | None:
@@ -136,24 +140,18 @@ class BaselineTrainer:
         self.last_eval_mark = int(counters.get("last_eval_mark", 0))
         model = algorithm.load(path, env=vec_env, device=self.device)
         self._load_replay_buffer(model, int(metadata["global_step"]))
+        clean_after_crash(self.run_dir, int(metadata["global_step"]))
         return model
 
     def _load_replay_buffer(self, model: Any, step: int) -> None:
         if self.algo != "sb3-dqn":
             return
-        buffer_path = self.run_dir / "checkpoints" / REPLAY_BUFFER_NAME
-        step_path = buffer_path.with_suffix(".json")
-        if not buffer_path.exists() or not step_path.exists():
+        buffer_path = self.run_dir / "checkpoints" / replay_buffer_name(step)
+        if not buffer_path.exists():
             logger.warning(
-                "no saved replay buffer beside the checkpoint; resuming with an empty one"
-            )
-            return
-        saved_step = json.loads(step_path.read_text()).get("global_step")
-        if saved_step != step:
-            logger.warning(
-                "saved replay buffer is from step %s, not %s; resuming with an empty one",
-                saved_step,
+                "no replay buffer for step %s in %s; resuming with an empty one",
                 step,
+                buffer_path.parent,
             )
             return
         model.load_replay_buffer(buffer_path)
@@ -289,18 +287,18 @@ class BaselineTrainer:
         folder = self.run_dir / "checkpoints"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"step_{self.global_step:09d}.zip"
+        buffer_path = folder / replay_buffer_name(self.global_step)
         if self.algo == "sb3-dqn" and self.config.save_replay_buffer:
-            temporary = folder / f".{REPLAY_BUFFER_NAME}.building"
+            temporary = folder / f".{buffer_path.name}.building"
             self.model.save_replay_buffer(temporary)
             data = temporary.read_bytes()
             temporary.unlink()
-            atomic_write(folder / REPLAY_BUFFER_NAME, lambda handle: handle.write(data))
-            step_text = json.dumps({"global_step": self.global_step}).encode()
-            atomic_write(
-                (folder / REPLAY_BUFFER_NAME).with_suffix(".json"),
-                lambda handle: handle.write(step_text),
-            )
+            atomic_write(buffer_path, lambda handle: handle.write(data))
         save_sb3_model(self.model, path, self._metadata())
+        # Older buffers go only once the new checkpoint is on disk.
+        for old_buffer in folder.glob("replay_buffer_*.pkl"):
+            if old_buffer != buffer_path:
+                old_buffer.unlink(missing_ok=True)
         self.last_save_step = self.global_step
         self.last_save_time = time.monotonic()
         return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,21 @@ class ReplayBatch:
     next_observations: np.ndarray
     terminations: np.ndarray
     next_action_masks: np.ndarray | None
+
+
+def available_memory_bytes() -> int | None:
+    """Return the memory available to new allocations, or None where it cannot be read."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 class ReplayBuffer:
@@ -65,6 +81,14 @@ class ReplayBuffer:
         needed = self.nbytes_for(
             capacity, observation_shape, observation_dtype, num_actions, store_action_masks
         )
+        # numpy allocates lazily, so a buffer larger than the machine would only fail once
+        # it fills, hours into a run. Compare with the available memory up front instead.
+        available = available_memory_bytes()
+        if available is not None and needed > available:
+            raise MemoryError(
+                f"replay buffer of {capacity:,} transitions needs {needed / 2**30:.2f} GiB, but "
+                f"only {available / 2**30:.2f} GiB of memory is available; lower buffer_size"
+            )
         try:
             self.observations = np.zeros((capacity, *observation_shape), self.observation_dtype)
             self.next_observations = np.zeros_like(self.observations)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import io
+import logging
 import signal
 from pathlib import Path
 from typing import Any
@@ -11,10 +13,13 @@ import gymnasium as gym
 import torch
 
 import envs as registered_envs
+from agents.checkpoint import atomic_write
 from agents.config import TrainConfig
 from agents.networks import NetworkSpec
 from envs.snake_env import SnakeEnv
 from envs.tictactoe_env import TicTacToeEnv
+
+logger = logging.getLogger(__name__)
 
 ENV_IDS = {"tictactoe": registered_envs.TICTACTOE_ID, "snake": registered_envs.SNAKE_ID}
 
@@ -207,3 +212,31 @@ class StopSignals:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
         self._previous.clear()
+
+
+def clean_after_crash(run_dir: Path, global_step: int) -> None:
+    """Prepare a run folder for resuming at ``global_step`` after a crash or a kill.
+
+    Removes temporary files of saves that never finished, and evaluation rows written
+    after the checkpoint, which the resumed run writes again.
+    """
+    run_dir = Path(run_dir)
+    for leftover in list(run_dir.glob(".*.tmp")) + list(run_dir.glob("checkpoints/.*.tmp")):
+        logger.warning("removing %s, left by a save that did not finish", leftover)
+        leftover.unlink(missing_ok=True)
+    path = run_dir / "evaluations.csv"
+    if not path.exists():
+        return
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        fieldnames = reader.fieldnames or []
+        rows = list(reader)
+    kept = [row for row in rows if float(row["global_step"]) <= global_step]
+    if len(kept) == len(rows):
+        return
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=fieldnames)
+    writer.writeheader()
+    writer.writerows(kept)
+    data = text.getvalue().encode("utf-8")
+    atomic_write(path, lambda handle: handle.write(data))

@@ -6,7 +6,7 @@ A run directory holds:
 - ``model_summary.txt``: each layer with its parameter count;
 - ``checkpoints/step_<N>.pt``: periodic checkpoints, by steps and by minutes, each with
   everything needed to resume (weights, target network, optimizer, counters, random
-  states), and ``checkpoints/replay_buffer.pt`` beside the newest one;
+  states), and ``checkpoints/replay_buffer_<N>.pt`` beside the newest one;
 - ``best_model.pt`` (best evaluation so far) and ``final_model.pt``;
 - ``evaluations.csv``: every periodic evaluation; ``results.json``: the final evaluation
   of the best model;
@@ -42,6 +42,7 @@ from agents.policies import AgentPolicy, QNetworkPolicy
 from agents.replay_buffer import ReplayBuffer
 from agents.run_support import (
     ENV_IDS,
+    clean_after_crash,
     StopSignals,
     append_evaluation_row,
     evaluate_policy,
@@ -180,9 +181,10 @@ class Trainer:
         random.setstate(as_random_state(payload["random_state"]))
         torch.set_rng_state(payload["torch_rng_state"])
         self._restore_replay_buffer()
+        clean_after_crash(self.run_dir, self.global_step)
 
     def _restore_replay_buffer(self) -> None:
-        path = self.run_dir / "checkpoints" / "replay_buffer.pt"
+        path = self.run_dir / "checkpoints" / f"replay_buffer_{self.global_step:09d}.pt"
         if not path.exists():
             logger.warning("no saved replay buffer in %s; resuming with an empty one", path.parent)
             return
@@ -440,12 +442,18 @@ class Trainer:
                 "torch_rng_state": torch.get_rng_state(),
             }
         )
+        buffer_path = folder / f"replay_buffer_{self.global_step:09d}.pt"
         if self.config.save_replay_buffer:
             save_model_file(
-                folder / "replay_buffer.pt",
+                buffer_path,
                 {"global_step": self.global_step, "replay_buffer": self.replay_buffer.state_dict()},
             )
         save_model_file(path, payload)
+        # Older buffers go only once the new checkpoint is on disk, so a crash at any moment
+        # leaves the newest complete checkpoint with its own buffer.
+        for old_buffer in folder.glob("replay_buffer_*.pt"):
+            if old_buffer != buffer_path:
+                old_buffer.unlink(missing_ok=True)
         self.last_save_step = self.global_step
         self.last_save_time = time.monotonic()
         return path

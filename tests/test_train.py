@@ -336,3 +336,11 @@ def test_snake_model_on_other_board_size(snake_run):
     assert result.returncode == 1
     assert "grid_size 10" in result.stderr and "grid_size 12" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_too_large_replay_buffer_fails_at_once():
+    result = run_script("train.py", "snake", "--buffer-size", "2000000000", "--total-timesteps",
+                        "1000", "--run-dir", ROOT / "runs" / "never-created")
+    assert result.returncode == 1
+    assert "GiB" in result.stderr and "buffer_size" in result.stderr
+    assert "Traceback" not in result.stderr
