@@ -53,10 +53,19 @@ def test_twenty_sigkills_then_resume_to_exact_end(tmp_path):
             if run_dir.exists():
                 # Killed before its first checkpoint: nothing to resume, so start over.
                 subprocess.run(["rm", "-rf", str(run_dir)], check=True)
+        launched = time.time()
         process = subprocess.Popen(
             command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )
-        time.sleep(rng.uniform(1.0, 4.0))
+        # Start the random delay once training has begun (the summary is written at start),
+        # so kills land in training and saving however slow the imports are.
+        summary = run_dir / "model_summary.txt"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            if summary.exists() and summary.stat().st_mtime >= launched - 1:
+                break
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 2.5))
         if process.poll() is not None:
             stderr = process.stderr.read()
             assert process.returncode == 0, stderr
