@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from agents.config import ConciseArgumentParser
 from agents.frontend import UsageError
 
 ENV_NAMES = ("tictactoe", "snake")
@@ -34,9 +35,20 @@ def positive_int(text: str) -> int:
     return value
 
 
+def seed_value(text: str) -> int:
+    """Parse a seed for argparse: an integer from 0 to 2**32 - 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected a seed from 0 to 2**32 - 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the command-line parser."""
-    parser = argparse.ArgumentParser(
+    parser = ConciseArgumentParser(
         prog="play.py", description="Watch, play against or evaluate a dqn-arena agent."
     )
     parser.add_argument("env", choices=ENV_NAMES, help="game to play")
@@ -66,7 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--render none (default: 100; games per side for tic-tac-toe)",
     )
     parser.add_argument("--fps", type=positive_int, help="frames per second of the window")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the games (integer)")
+    parser.add_argument(
+        "--seed", type=seed_value, default=0, help="seed of the games (0 to 2**32 - 1)"
+    )
     parser.add_argument(
         "--grid-size",
         type=positive_int,
@@ -87,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_options(args: argparse.Namespace) -> None:
     """Reject option combinations that do not make sense, before anything loads."""
+    if args.board_size is not None and not 3 <= args.board_size <= 10:
+        raise UsageError(f"--board-size must be between 3 and 10, got {args.board_size}")
+    if args.grid_size is not None and not 4 <= args.grid_size <= 100:
+        raise UsageError(f"--grid-size must be between 4 and 100, got {args.grid_size}")
     if args.env == "snake":
         if args.human or args.opponent:
             raise UsageError("--human and --opponent are tic-tac-toe options")
@@ -140,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 0
-    except UsageError as error:
+    except (UsageError, ValueError) as error:
         parser.exit(2, f"play.py: error: {error}\n")
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from agents.checkpoint import CheckpointError, find_resumable_checkpoint
 from agents.config import (
     ALGOS,
+    ConciseArgumentParser,
     ENV_NAMES,
     ConfigError,
     add_config_arguments,
@@ -35,11 +36,13 @@ DESCRIPTIONS = {
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the parser: one sub-command per game, each with every configuration option."""
-    parser = argparse.ArgumentParser(
+    parser = ConciseArgumentParser(
         prog="train.py",
         description="Train a from-scratch DQN agent with checkpoints and TensorBoard logs.",
     )
-    games = parser.add_subparsers(dest="env", metavar="ENV", required=True)
+    games = parser.add_subparsers(
+        dest="env", metavar="ENV", required=True, parser_class=ConciseArgumentParser
+    )
     for env_name in ENV_NAMES:
         game = games.add_parser(
             env_name, help=DESCRIPTIONS[env_name], description=DESCRIPTIONS[env_name]
@@ -154,6 +157,12 @@ def resolve_run(args: argparse.Namespace) -> tuple[Any, Path, dict[str, Any] | N
             payload = {"baseline": (checkpoint_path, metadata), **metadata}
         else:
             checkpoint_path, payload = find_resumable_checkpoint(args.resume)
+            if "agent" not in payload or "counters" not in payload:
+                raise CheckpointError(
+                    f"{checkpoint_path} is a model file, not a checkpoint; resume from the run "
+                    "folder or one of its checkpoints/step_*.pt files"
+                )
+            payload["checkpoint_path"] = str(checkpoint_path)
         saved_env = payload.get("env_name")
         if saved_env != env_name:
             raise CheckpointError(
@@ -178,6 +187,8 @@ def resolve_run(args: argparse.Namespace) -> tuple[Any, Path, dict[str, Any] | N
         stamp = time.strftime("%Y%m%d-%H%M%S")
         run_dir = Path("runs") / f"{env_name}-{config.algo}-seed{config.seed}-{stamp}"
     config.run_dir = str(run_dir)
+    if Path(run_dir).exists() and not Path(run_dir).is_dir():
+        raise ConfigError(f"run directory {run_dir} is a file; choose a folder for --run-dir")
     if payload is None and _holds_a_run(Path(run_dir)):
         raise ConfigError(
             f"run directory {run_dir} already holds a run; continue it with --resume {run_dir} "
@@ -190,6 +201,11 @@ def resolve_run(args: argparse.Namespace) -> tuple[Any, Path, dict[str, Any] | N
                 f"the checkpoint was trained with --algo {saved_algo}; resume it with that algo, "
                 f"not {config.algo}"
             )
+    if payload is not None and config.total_timesteps < int(payload["global_step"]):
+        raise ConfigError(
+            f"total_timesteps {config.total_timesteps:,} is below the checkpoint's step "
+            f"{int(payload['global_step']):,}; pass a larger --total-timesteps"
+        )
     return config, Path(run_dir), payload
 
 
@@ -231,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             trainer = Trainer(args.env, config, run_dir, resume=payload)
         result = trainer.run()
-    except (TrainingError, CheckpointError, MemoryError, ValueError) as error:
+    except (TrainingError, CheckpointError, MemoryError, ValueError, OSError) as error:
         print(f"train.py: error: {error}", file=sys.stderr)
         return 1
     if result.interrupted:

@@ -38,6 +38,7 @@ from agents.networks import model_summary
 from agents.run_support import (
     append_evaluation_row,
     clean_after_crash,
+    interrupt_on_signals,
     describe_metrics,
     evaluate_policy,
     StopSignals,
@@ -141,6 +142,8 @@ class BaselineTrainer:
         model = algorithm.load(path, env=vec_env, device=self.device)
         self._load_replay_buffer(model, int(metadata["global_step"]))
         clean_after_crash(self.run_dir, int(metadata["global_step"]))
+        if not (self.run_dir / "best_model.zip").exists():
+            self.best_score = -np.inf
         return model
 
     def _load_replay_buffer(self, model: Any, step: int) -> None:
@@ -205,10 +208,15 @@ class BaselineTrainer:
         save_sb3_model(model, self.run_dir / "final_model.zip", self._metadata())
         final_metrics = None
         if not interrupted:
-            if self.last_eval_mark < config.total_timesteps:
-                self.last_eval_mark = config.total_timesteps
-                self._evaluate(self.last_eval_mark)
-            final_metrics = self._final_evaluation()
+            try:
+                with interrupt_on_signals():
+                    if self.last_eval_mark < config.total_timesteps:
+                        self.last_eval_mark = config.total_timesteps
+                        self._evaluate(self.last_eval_mark)
+                    final_metrics = self._final_evaluation()
+            except KeyboardInterrupt:
+                print("Final evaluation interrupted; the checkpoint and models are saved.")
+                interrupted = True
         vec_env.close()
         return TrainingResult(
             self.run_dir, self.global_step, interrupted, self.latest_eval, final_metrics

@@ -26,6 +26,10 @@ FORMAT_VERSION = 1
 FILE_KIND = "dqn-arena-model"
 
 
+class SaveError(OSError):
+    """A save that failed (a full disk, for example); the previous file is left intact."""
+
+
 class CheckpointError(Exception):
     """A model or checkpoint file that is missing, damaged or does not fit; names the file."""
 
@@ -48,7 +52,7 @@ def atomic_write(path: str | os.PathLike, write: Any) -> None:
     partial file under ``path``.
 
     Raises:
-        OSError: If writing fails (disk full, for example); ``path`` is left untouched.
+        SaveError: If writing fails (disk full, for example); ``path`` is left untouched.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -65,6 +69,15 @@ def atomic_write(path: str | os.PathLike, write: Any) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
+    except (OSError, RuntimeError) as error:
+        # torch.save reports a full disk as a RuntimeError from its zip writer.
+        Path(temporary).unlink(missing_ok=True)
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if isinstance(error.__context__, OSError) and error.__context__.strerror:
+            reason = error.__context__.strerror
+        raise SaveError(
+            f"failed to save {path}: {reason[:200]}; the previous file is kept"
+        ) from None
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
@@ -106,6 +119,16 @@ def load_model_file(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(
             f"cannot read model file {path}: it is damaged (truncated, for example) or not a "
             "dqn-arena model"
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged_member = archive.testzip()
+    except (zipfile.BadZipFile, OSError, RuntimeError, EOFError):
+        damaged_member = "the archive index"
+    if damaged_member is not None:
+        raise CheckpointError(
+            f"cannot read model file {path}: it is damaged ({damaged_member} fails its "
+            "CRC-32 check)"
         )
     try:
         with warnings.catch_warnings():

@@ -26,6 +26,18 @@ class ConfigError(ValueError):
     """An invalid configuration value, file or key; the message names it."""
 
 
+class ConciseArgumentParser(argparse.ArgumentParser):
+    """An argparse parser whose errors are one line naming the value, with exit code 2.
+
+    argparse prints the whole usage block before an error; with dozens of options that
+    buries the message, so only the program name, the message and a pointer to --help
+    are printed.
+    """
+
+    def error(self, message: str) -> Any:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _option(default: Any, help: str, **extra: Any) -> Any:
     return field(default=default, metadata={"help": help, **extra})
 
@@ -199,6 +211,27 @@ def _parse_bool(text: str) -> bool:
     raise ValueError(f"expected true or false, got {text!r}")
 
 
+def _parse_int(value: Any) -> int:
+    """Parse an integer, accepting integral floats such as 1e5 and underscores as in 100_000."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected an integer, got {value!r}")
+    if isinstance(value, int):
+        return value
+    number = value
+    if isinstance(value, str):
+        text = value.strip().replace("_", "")
+        try:
+            return int(text)
+        except ValueError:
+            try:
+                number = float(text)
+            except ValueError:
+                raise ValueError(f"expected an integer, got {value!r}") from None
+    if isinstance(number, float) and math.isfinite(number) and number.is_integer():
+        return int(number)
+    raise ValueError(f"expected an integer, got {value!r}")
+
+
 def _parse_int_tuple(text: str) -> tuple[int, ...]:
     parts = [part.strip() for part in str(text).split(",") if part.strip()]
     if not parts:
@@ -218,9 +251,7 @@ def coerce_value(config_field: dataclasses.Field, value: Any) -> Any:
         if kind in ("bool", bool):
             result = value if isinstance(value, bool) else _parse_bool(str(value))
         elif kind in ("int", int):
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise ValueError(f"expected an integer, got {value!r}")
-            result = int(value) if not isinstance(value, str) else int(value.replace("_", ""))
+            result = _parse_int(value)
         elif kind in ("float", float):
             if isinstance(value, bool):
                 raise ValueError(f"expected a number, got {value!r}")
@@ -246,6 +277,21 @@ def coerce_value(config_field: dataclasses.Field, value: Any) -> Any:
     return result
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, rejecting a key written twice instead of keeping the last value."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_config_file(path: str | os.PathLike, env_name: str) -> dict[str, Any]:
     """Read a YAML or JSON file whose keys are ``train.py`` options.
 
@@ -263,7 +309,7 @@ def load_config_file(path: str | os.PathLike, env_name: str) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read config file {path}: {error}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass.
     except yaml.YAMLError as error:
         first_line = str(error).splitlines()[0] if str(error) else "syntax error"
         raise ConfigError(f"malformed config file {path}: {first_line}") from None
@@ -280,6 +326,12 @@ def load_config_file(path: str | os.PathLike, env_name: str) -> dict[str, Any]:
                 raise ConfigError(f"config file {path} is for env {value!r}, not {env_name!r}")
             continue
         if key not in fields_by_name:
+            owner = next((f.metadata.get("env") for f in config_fields() if f.name == key), None)
+            if owner is not None:
+                raise ConfigError(
+                    f"key {raw_key!r} in config file {path} is a {owner} option, not a "
+                    f"{env_name} one"
+                )
             raise ConfigError(f"unknown key {raw_key!r} in config file {path}")
         try:
             values[key] = coerce_value(fields_by_name[key], value)
@@ -387,6 +439,27 @@ def validate_config(config: TrainConfig, env_name: str) -> None:
         raise ConfigError(f"tau must be in (0, 1], got {config.tau}")
     if not 0.0 <= config.dropout < 1.0:
         raise ConfigError(f"dropout must be in [0, 1), got {config.dropout}")
+    for config_field in config_fields():
+        value = getattr(config, config_field.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{config_field.name} must be a finite number, got {value}")
+    if not 0 <= config.seed < 2**32:
+        raise ConfigError(f"seed must be between 0 and 2**32 - 1, got {config.seed}")
+    limits = {"num_envs": 1024, "batch_size": 65_536, "total_timesteps": 10**12}
+    for name, limit in limits.items():
+        if getattr(config, name) > limit:
+            raise ConfigError(f"{name} must be at most {limit:,}, got {getattr(config, name):,}")
+    if any(size > 65_536 for size in config.hidden_sizes):
+        raise ConfigError(
+            f"hidden layers have at most 65,536 units, got {list(config.hidden_sizes)}"
+        )
+    # One step of tic-tac-toe self-play can add 2 transitions per board, 8 copies each.
+    per_step = config.num_envs * 16
+    if config.buffer_size < max(config.batch_size, per_step):
+        raise ConfigError(
+            f"buffer_size must be at least batch_size ({config.batch_size}) and 16 x num_envs "
+            f"({per_step}), got {config.buffer_size}"
+        )
     if not config.learning_rate > 0 or not math.isfinite(config.learning_rate):
         raise ConfigError(f"learning_rate must be positive, got {config.learning_rate}")
     if any(size <= 0 for size in config.hidden_sizes):
@@ -406,8 +479,8 @@ def validate_config(config: TrainConfig, env_name: str) -> None:
             raise ConfigError(
                 f"selfplay_opponent_eps must be between 0 and 1, got {config.selfplay_opponent_eps}"
             )
-        if config.board_size < 3:
-            raise ConfigError(f"board_size must be at least 3, got {config.board_size}")
+        if not 3 <= config.board_size <= 10:
+            raise ConfigError(f"board_size must be between 3 and 10, got {config.board_size}")
         if not 3 <= config.win_length <= config.board_size:
             raise ConfigError(
                 f"win_length must be between 3 and board_size {config.board_size}, "
@@ -416,8 +489,8 @@ def validate_config(config: TrainConfig, env_name: str) -> None:
         if config.network == "cnn":
             raise ConfigError("network 'cnn' is for the snake grid observation; use 'mlp'")
     if env_name == "snake":
-        if config.grid_size < 4:
-            raise ConfigError(f"grid_size must be at least 4, got {config.grid_size}")
+        if not 4 <= config.grid_size <= 100:
+            raise ConfigError(f"grid_size must be between 4 and 100, got {config.grid_size}")
         if config.no_progress_factor <= 0:
             raise ConfigError(
                 f"no_progress_factor must be positive, got {config.no_progress_factor}"

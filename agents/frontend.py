@@ -32,7 +32,12 @@ def load_model(path: str, env_name: str, env_kwargs: dict[str, Any]) -> Any:
         print(f"play.py: warning: {TRUST_WARNING} ({path})", file=sys.stderr)
         return load_sb3_policy(path, env_name, env_kwargs)
 
-    env = make_env(env_name, env_kwargs)
+    try:
+        env = make_env(env_name, env_kwargs)
+    except (TypeError, ValueError, MemoryError) as error:
+        raise CheckpointError(
+            f"{path} stores environment settings {env_kwargs} that are invalid: {error}"
+        ) from None
     try:
         return load_policy(
             path,

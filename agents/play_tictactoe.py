@@ -161,7 +161,7 @@ def result_winner(info: dict[str, Any]) -> int | None:
     """Return the winner of a finished game: an illegal move loses it for the mover."""
     if info.get("illegal_move"):
         return 1 - int(info["current_player"])
-    return info["winner"]
+    return None if info["winner"] < 0 else int(info["winner"])
 
 
 def describe_result(info: dict[str, Any], names: dict[int, str]) -> str:

@@ -97,8 +97,8 @@ def load_policy(
     try:
         spec = NetworkSpec.from_dict(data["network"])
         saved_env = str(data["env_id"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise CheckpointError(f"{path} lacks model metadata ({error})") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise CheckpointError(f"{path} has invalid model metadata ({error!r})") from None
     if env_id is not None and saved_env != env_id:
         raise CheckpointError(f"{path} was trained on {saved_env}, expected a model for {env_id}")
     if observation_shape is not None and tuple(spec.input_shape) != tuple(observation_shape):
@@ -112,10 +112,13 @@ def load_policy(
             f"{path} has {spec.num_actions} actions, but the environment has {num_actions} "
             f"(env settings {data.get('env_kwargs')})"
         )
-    q_network = build_q_network(spec)
+    try:
+        q_network = build_q_network(spec)
+    except (ValueError, TypeError, RuntimeError, MemoryError) as error:
+        raise CheckpointError(f"{path} describes a network that cannot be built: {error}") from None
     try:
         q_network.load_state_dict(data["q_network"])
-    except (KeyError, RuntimeError) as error:
+    except (KeyError, RuntimeError, TypeError) as error:
         first_line = str(error).splitlines()[0]
         raise CheckpointError(
             f"{path} holds weights that do not fit its network: {first_line}"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import logging
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -240,3 +242,27 @@ def clean_after_crash(run_dir: Path, global_step: int) -> None:
     writer.writerows(kept)
     data = text.getvalue().encode("utf-8")
     atomic_write(path, lambda handle: handle.write(data))
+
+
+@contextlib.contextmanager
+def interrupt_on_signals() -> Iterator[None]:
+    """Raise KeyboardInterrupt on SIGINT or SIGTERM inside the block.
+
+    For the last phase of a run (the final evaluation), which does not poll for a stop
+    request: everything is saved by then, so it can stop at once.
+    """
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[signum] = signal.signal(signum, interrupt)
+        except ValueError:
+            pass
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -42,6 +42,7 @@ from agents.policies import AgentPolicy, QNetworkPolicy
 from agents.replay_buffer import ReplayBuffer
 from agents.run_support import (
     ENV_IDS,
+    interrupt_on_signals,
     clean_after_crash,
     StopSignals,
     append_evaluation_row,
@@ -180,11 +181,16 @@ class Trainer:
         self.last_log_step = self.global_step
         random.setstate(as_random_state(payload["random_state"]))
         torch.set_rng_state(payload["torch_rng_state"])
-        self._restore_replay_buffer()
+        saved_at = payload.get("checkpoint_path")
+        folder = Path(saved_at).parent if saved_at else self.run_dir / "checkpoints"
+        self._restore_replay_buffer(folder)
         clean_after_crash(self.run_dir, self.global_step)
+        if not (self.run_dir / "best_model.pt").exists():
+            # Resumed into another folder: its best model starts from this run's next evaluation.
+            self.best_score = -math.inf
 
-    def _restore_replay_buffer(self) -> None:
-        path = self.run_dir / "checkpoints" / f"replay_buffer_{self.global_step:09d}.pt"
+    def _restore_replay_buffer(self, checkpoint_folder: Path) -> None:
+        path = checkpoint_folder / f"replay_buffer_{self.global_step:09d}.pt"
         if not path.exists():
             logger.warning("no saved replay buffer in %s; resuming with an empty one", path.parent)
             return
@@ -235,11 +241,17 @@ class Trainer:
 
         self.save_checkpoint()
         self.save_model(self.run_dir / "final_model.pt")
+        self._maybe_log(writer, force=True)
         final_metrics = None
         if not interrupted:
-            if self.latest_eval is None or self.last_eval_step != self.global_step:
-                self._evaluate(writer)
-            final_metrics = self._final_evaluation()
+            try:
+                with interrupt_on_signals():
+                    if self.latest_eval is None or self.last_eval_step != self.global_step:
+                        self._evaluate(writer)
+                    final_metrics = self._final_evaluation()
+            except KeyboardInterrupt:
+                print("Final evaluation interrupted; the checkpoint and models are saved.")
+                interrupted = True
         writer.close()
         self.collector.close()
         return TrainingResult(
@@ -263,6 +275,7 @@ class Trainer:
             self.recent_lengths.append(record.length)
             if self.env_name == "tictactoe":
                 winner = record.info.get("winner")
+                winner = None if winner is None or winner < 0 else winner
                 self.recent_outcomes.append(
                     "draw" if winner is None else ("x" if winner == 0 else "o")
                 )
@@ -292,8 +305,10 @@ class Trainer:
             if self.agent.num_updates % config.target_update_interval == 0:
                 self.agent.update_target_network()
 
-    def _maybe_log(self, writer: Any) -> None:
-        if self.global_step - self.last_log_step < self.config.log_interval:
+    def _maybe_log(self, writer: Any, force: bool = False) -> None:
+        if self.global_step == self.last_log_step:
+            return
+        if not force and self.global_step - self.last_log_step < self.config.log_interval:
             return
         step = self.global_step
         elapsed = time.monotonic() - self.start_time

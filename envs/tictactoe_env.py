@@ -63,7 +63,7 @@ class TicTacToeEnv(gymnasium.Env):
 
     Illegal-move rule: an action on an occupied cell or outside ``0..n*n-1`` ends the episode
     at once. The board is left unchanged, the mover gets ``illegal_move_reward``,
-    ``terminated`` is True, ``info["illegal_move"]`` is True and ``info["winner"]`` is None.
+    ``terminated`` is True, ``info["illegal_move"]`` is True and ``info["winner"]`` is -1.
     An agent that repeats illegal moves therefore cannot keep an episode alive. An action
     that is not an integer at all raises TypeError.
 
@@ -85,12 +85,13 @@ class TicTacToeEnv(gymnasium.Env):
     * ``action_mask``: Bool array (n * n,) of legal cells for the player to move, all False
       after the end.
     * ``current_player``: The player to move next, 0 for X or 1 for O.
-    * ``winner``: None, 0 or 1.
+    * ``winner``: 0 or 1 once a player has won, otherwise -1. Every info value is an int,
+      bool or array of one type, so Gymnasium's vector environments can stack them.
     * ``draw``: True when the board is full without a winner.
     * ``illegal_move``: True when the episode ended on an illegal move.
     * ``agent_player``: Against an opponent only, the agent's side (0 or 1).
     * ``opponent_action``: Against an opponent only, the cell the opponent played during
-      this call, or None.
+      this call, or -1.
 
     ## Arguments
 
@@ -271,13 +272,15 @@ class TicTacToeEnv(gymnasium.Env):
         info: dict[str, Any] = {
             "action_mask": self.action_masks(),
             "current_player": self._game.current_player,
-            "winner": self._game.winner,
+            "winner": -1 if self._game.winner is None else self._game.winner,
             "draw": self._game.is_draw,
             "illegal_move": self._illegal_move,
         }
         if self._opponent is not None:
-            info["agent_player"] = self._agent_player
-            info["opponent_action"] = self._opponent_action
+            info["agent_player"] = int(self._agent_player)
+            info["opponent_action"] = (
+                -1 if self._opponent_action is None else self._opponent_action
+            )
         return info
 
     def action_masks(self) -> np.ndarray:

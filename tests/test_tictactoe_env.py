@@ -72,7 +72,7 @@ def test_two_player_draw():
     assert reward == 0.0
     assert terminated
     assert info["draw"]
-    assert info["winner"] is None
+    assert info["winner"] == -1
 
 
 def test_two_player_full_board_diagonal_win():
@@ -115,7 +115,7 @@ def test_occupied_cell_ends_episode(opponent):
     assert terminated
     assert not truncated
     assert info["illegal_move"]
-    assert info["winner"] is None
+    assert info["winner"] == -1
     assert not info["draw"]
     assert not info["action_mask"].any()
     assert not env.action_masks().any()
@@ -193,7 +193,7 @@ def test_single_agent_sides(agent_player):
     assert env.agent_player == side
     assert info["current_player"] == side
     assert env.game.num_moves == (0 if side == X else 1)
-    assert (info["opponent_action"] is None) == (side == X)
+    assert (info["opponent_action"] == -1) == (side == X)
     assert np.array_equal(obs, env.game.observation(side))
 
 
@@ -227,7 +227,7 @@ def test_single_agent_win_gives_plus_one():
     assert reward == 1.0
     assert terminated
     assert info["winner"] == X
-    assert info["opponent_action"] is None
+    assert info["opponent_action"] == -1
 
 
 def test_opponent_illegal_move_raises():
@@ -509,7 +509,7 @@ def test_random_playout_whole_api():
                 assert info["current_player"] == env.game.current_player
                 if info["illegal_move"]:
                     assert reward == -1.0
-                elif info["winner"] is not None:
+                elif info["winner"] != -1:
                     assert terminated
                     assert reward == (1.0 if info["winner"] == mover else -1.0)
                 elif info["draw"]:

@@ -241,7 +241,7 @@ def test_bad_command_line_exits_2(args, message):
         ("batch_size: sixty\n", "invalid value for batch_size"),
         ("double_q: maybe\n", "invalid value for double_q"),
         ("- a list\n", "must hold a mapping"),
-        ("board_size: 4\n", "unknown key 'board_size'"),
+        ("board_size: 4\n", "is a tictactoe option, not a snake one"),
     ],
 )
 def test_bad_config_file_exits_2(tmp_path, content, message):
