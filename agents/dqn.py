@@ -125,15 +125,20 @@ class DQNAgent:
         )
         self.rng = np.random.default_rng(seed)
         self.num_updates = 0
+        # Training and evaluation modes differ only through dropout; without it, switching
+        # modes (a walk over every module) on each call is skipped.
+        self._switch_modes = any(isinstance(m, nn.Dropout) for m in self.q_network.modules())
+        self.q_network.eval()
 
     def _as_tensor(self, observations: np.ndarray) -> torch.Tensor:
         # np.array copies, so read-only inputs (cached tables, for example) are safe to wrap.
         return torch.from_numpy(np.array(observations, dtype=np.float32)).to(self.device)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def q_values(self, observations: np.ndarray) -> np.ndarray:
         """Return Q-values (batch, actions) of a batch of observations, in evaluation mode."""
-        self.q_network.eval()
+        if self._switch_modes:
+            self.q_network.eval()
         return self.q_network(self._as_tensor(observations)).cpu().numpy()
 
     def greedy_actions(
@@ -186,14 +191,16 @@ class DQNAgent:
             next_q_target = self.target_network(next_observations)
             next_q_online = None
             if settings.double_q:
-                self.q_network.eval()
+                if self._switch_modes:
+                    self.q_network.eval()
                 next_q_online = self.q_network(next_observations)
             td_target = compute_td_targets(
                 rewards, terminations, next_q_target, settings.gamma, next_masks, next_q_online
             )
 
         # Prediction: Q-values of the actions that were taken.
-        self.q_network.train()
+        if self._switch_modes:
+            self.q_network.train()
         q_taken = self.q_network(observations).gather(1, actions.unsqueeze(1)).squeeze(1)
         if settings.loss == "huber":
             loss = functional.smooth_l1_loss(q_taken, td_target)
@@ -206,8 +213,10 @@ class DQNAgent:
         if settings.max_grad_norm > 0:
             nn.utils.clip_grad_norm_(self.q_network.parameters(), settings.max_grad_norm)
         self.optimizer.step()
+        if self._switch_modes:
+            self.q_network.eval()
         self.num_updates += 1
-        return float(loss.item()), float(q_taken.mean().item())
+        return float(loss.item()), float(q_taken.detach().mean().item())
 
     @torch.no_grad()
     def update_target_network(self) -> None:
