@@ -45,6 +45,7 @@ class GameMetric:
     label: str
     higher_is_better: bool
     targets: tuple[tuple[str, str, float], ...]  # (label, column, threshold)
+    bounds: tuple[float | None, float | None] = (None, None)  # where the bands are clipped
 
 
 METRICS = {
@@ -53,6 +54,7 @@ METRICS = {
         label="minimax-optimal move rate (4,520 positions)",
         higher_is_better=True,
         targets=(("never loses (exhaustive check)", "losing_lines", 0.0),),
+        bounds=(0.0, 1.0),
     ),
     "snake": GameMetric(
         column="mean_score",
@@ -62,6 +64,7 @@ METRICS = {
             ("greedy mean >= 10", "mean_score", 10.0),
             ("greedy mean >= 20", "mean_score", 20.0),
         ),
+        bounds=(0.0, None),
     ),
 }
 
@@ -252,7 +255,11 @@ def plot_curves(
                 continue
             x_values, means, halves = curve
             axes.plot(x_values, means, label=algo, linewidth=2)
-            axes.fill_between(x_values, means - halves, means + halves, alpha=0.2)
+            # The t interval can leave the metric's range with few seeds; clip it there.
+            low, high = metric.bounds
+            lower = means - halves if low is None else np.maximum(means - halves, low)
+            upper = means + halves if high is None else np.minimum(means + halves, high)
+            axes.fill_between(x_values, lower, upper, alpha=0.2)
         axes.set_xlabel(x_label)
         axes.set_ylabel(metric.label)
         axes.set_title(f"{env_name}: {metric.label}, mean and 95% interval over seeds")
@@ -368,11 +375,42 @@ def compare(
     table = summarise(env_name, rows, out_dir, algos, seeds)
     plots = plot_curves(env_name, rows, algos, out_dir)
     notes = report_notes(env_name, algos, hyperparameters)
+    head_to_head = compare_at_equal_steps(env_name, rows, "dqn", "sb3-dqn")
+    if head_to_head:
+        notes.insert(0, head_to_head)
     for algo, seed, code in failures:
         notes.append(f"{algo} seed {seed} failed with exit code {code}; see its train.log.")
     report = write_report(env_name, command, table, plots, out_dir, notes)
     print(f"Report: {report}")
     return 1 if failures else 0
+
+
+def compare_at_equal_steps(
+    env_name: str, rows: list[dict[str, Any]], ours: str, theirs: str
+) -> str | None:
+    """Say at how many shared evaluation marks ``ours`` matched or beat ``theirs`` (seed means)."""
+    metric = METRICS[env_name]
+    ours_curve = _mean_curve(rows, ours, metric.column, "global_step")
+    theirs_curve = _mean_curve(rows, theirs, metric.column, "global_step")
+    if ours_curve is None or theirs_curve is None:
+        return None
+    ours_by_step = dict(zip(ours_curve[0], ours_curve[1], strict=True))
+    theirs_by_step = dict(zip(theirs_curve[0], theirs_curve[1], strict=True))
+    shared = sorted(set(ours_by_step) & set(theirs_by_step))
+    if not shared:
+        return None
+    sign = 1.0 if metric.higher_is_better else -1.0
+    at_least = [step for step in shared if sign * (ours_by_step[step] - theirs_by_step[step]) >= 0]
+    behind = [f"{step:,.0f}" for step in shared if step not in at_least]
+    last = shared[-1]
+    text = (
+        f"At equal environment steps, {ours}'s mean {metric.column} over seeds matched or beat "
+        f"{theirs}'s at {len(at_least)} of {len(shared)} evaluation marks; at the last mark "
+        f"({last:,.0f} steps) it was {ours_by_step[last]:.3f} against {theirs_by_step[last]:.3f}."
+    )
+    if behind:
+        text += f" It was behind at {', '.join(behind)} steps."
+    return text
 
 
 def report_notes(env_name: str, algos: list[str], hyperparameters: str) -> list[str]:
