@@ -1,0 +1,148 @@
+"""Training throughput: our DQN against Stable-Baselines3's DQN at identical settings.
+
+Both learners get the same environment, network, batch size, updates per transition,
+replay buffer and number of environments, and run alternately ``--repeats`` times, so
+load from other processes affects both alike. Each run trains for ``--steps`` environment
+steps after ``learning_starts``, with no evaluation, logging or saving in the timed part.
+The script prints environment steps per second of each run and the ratio of the medians,
+and writes them as JSON.
+
+Usage:
+    python bench/train_throughput.py --env snake --steps 50000 --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from agents.baselines import algorithm_kwargs, make_baseline_env  # noqa: E402
+from agents.config import resolve_config  # noqa: E402
+
+
+def shared_config(env_name: str, steps: int, num_envs: int) -> dict:
+    """Return the settings both learners use."""
+    return {
+        "total_timesteps": steps,
+        "learning_starts": 1_000,
+        "num_envs": num_envs,
+        "progress": False,
+        "save_replay_buffer": False,
+        "eval_every": 10**9,
+    }
+
+
+def time_ours(env_name: str, steps: int, num_envs: int) -> float:
+    """Return environment steps per second of our training loop, evaluation excluded."""
+    import tempfile
+
+    from agents.trainer import Trainer
+
+    config = resolve_config(env_name, shared_config(env_name, steps, num_envs))
+    with tempfile.TemporaryDirectory() as folder:
+        trainer = Trainer(env_name, config, Path(folder))
+        # Fill the buffer to learning_starts first, untimed, as SB3's run below does too.
+        while trainer.global_step < config.learning_starts:
+            trainer._collect(None)
+        started_step = trainer.global_step
+        started = time.perf_counter()
+        while trainer.global_step < config.total_timesteps:
+            trainer._collect(None)
+            trainer._learn()
+        elapsed = time.perf_counter() - started
+        trainer.collector.close()
+    return (trainer.global_step - started_step) / elapsed
+
+
+def time_sb3(env_name: str, steps: int, num_envs: int) -> float:
+    """Return environment steps per second of Stable-Baselines3's DQN.learn."""
+    from stable_baselines3 import DQN
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from agents.baselines import FrozenPolicyPool
+
+    config = resolve_config(
+        env_name, {**shared_config(env_name, steps, num_envs), "algo": "sb3-dqn"}
+    )
+    pool = FrozenPolicyPool("sb3-dqn", 1) if env_name == "tictactoe" else None
+    vec_env = DummyVecEnv(
+        [lambda: make_baseline_env(env_name, config, pool) for _ in range(num_envs)]
+    )
+    model = DQN("MlpPolicy", vec_env, seed=0, device="cpu", **algorithm_kwargs("sb3-dqn", config))
+    if pool is not None:
+        pool.add(model.policy)
+
+    class Clock(BaseCallback):
+        """Starts the clock once learning starts, as for our loop."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.started: tuple[int, float] | None = None
+
+        def _on_step(self) -> bool:
+            if self.started is None and self.model.num_timesteps >= config.learning_starts:
+                self.started = (self.model.num_timesteps, time.perf_counter())
+            return True
+
+    clock = Clock()
+    model.learn(total_timesteps=steps, callback=clock)
+    elapsed = time.perf_counter() - clock.started[1]
+    vec_env.close()
+    return (model.num_timesteps - clock.started[0]) / elapsed
+
+
+def main() -> None:
+    """Run both learners alternately and print the ratio of their median throughputs."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--env", choices=("snake", "tictactoe"), default="snake")
+    parser.add_argument("--steps", type=int, default=50_000, help="environment steps per run")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each learner")
+    parser.add_argument("--num-envs", type=int, default=8, help="environments for both")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for both")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "train_throughput.json"))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    ours, theirs = [], []
+    for repeat in range(args.repeats):
+        ours.append(time_ours(args.env, args.steps, args.num_envs))
+        theirs.append(time_sb3(args.env, args.steps, args.num_envs))
+        print(
+            f"repeat {repeat + 1}: ours {ours[-1]:,.0f} steps/s, "
+            f"SB3 DQN {theirs[-1]:,.0f} steps/s",
+            flush=True,
+        )
+    ratio = statistics.median(ours) / statistics.median(theirs)
+    print(f"median: ours {statistics.median(ours):,.0f}, SB3 DQN "
+          f"{statistics.median(theirs):,.0f} steps/s; ratio {ratio:.2f}")
+    result = {
+        "env": args.env,
+        "steps": args.steps,
+        "repeats": args.repeats,
+        "num_envs": args.num_envs,
+        "threads": args.threads,
+        "ours_steps_per_second": ours,
+        "sb3_dqn_steps_per_second": theirs,
+        "ratio_of_medians": ratio,
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}",
+        "command": " ".join(["python", *sys.argv]),
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
