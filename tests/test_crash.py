@@ -9,11 +9,11 @@ import time
 from agents.checkpoint import load_model_file
 from tests.conftest import ROOT, run_script
 
-TOTAL = 40_000
+# The killed runs ask for more steps than they can reach in 20 short lives; the last resume
+# then asks for a total just past the newest checkpoint and must stop exactly there.
+KILLED_TOTAL = 1_000_000
 ARGS = [
     "snake",
-    "--total-timesteps",
-    str(TOTAL),
     "--save-every-steps",
     "500",
     "--eval-every",
@@ -46,6 +46,7 @@ def test_twenty_sigkills_then_resume_to_exact_end(tmp_path):
     kills = 0
     while kills < 20:
         command = [sys.executable, str(ROOT / "train.py"), *ARGS]
+        command += ["--total-timesteps", str(KILLED_TOTAL)]
         if has_checkpoint(run_dir):
             command += ["--resume", str(run_dir)]
         else:
@@ -75,21 +76,25 @@ def test_twenty_sigkills_then_resume_to_exact_end(tmp_path):
         kills += 1
     assert kills == 20
 
-    result = run_script("train.py", *ARGS, "--resume", run_dir, check=True)
-    assert f"Done: {TOTAL:,} steps" in result.stdout
+    newest = max(int(p.stem.split("_")[1]) for p in (run_dir / "checkpoints").glob("step_*.pt"))
+    total = (newest // 4000 + 1) * 4000
+    result = run_script(
+        "train.py", *ARGS, "--total-timesteps", str(total), "--resume", run_dir, check=True
+    )
+    assert f"Done: {total:,} steps" in result.stdout
 
     checkpoints = sorted((run_dir / "checkpoints").glob("step_*.pt"))
-    assert checkpoints[-1].name == f"step_{TOTAL:09d}.pt"
+    assert checkpoints[-1].name == f"step_{total:09d}.pt"
     for path in checkpoints:
         assert load_model_file(path)["global_step"] == int(path.stem.split("_")[1])
-    assert load_model_file(run_dir / "final_model.pt")["global_step"] == TOTAL
+    assert load_model_file(run_dir / "final_model.pt")["global_step"] == total
     assert not list(run_dir.rglob("*.tmp"))
     assert [p.name for p in (run_dir / "checkpoints").glob("replay_buffer_*")] == [
-        f"replay_buffer_{TOTAL:09d}.pt"
+        f"replay_buffer_{total:09d}.pt"
     ]
     with (run_dir / "evaluations.csv").open() as handle:
         steps = [int(row["global_step"]) for row in csv.DictReader(handle)]
-    assert steps == list(range(4000, TOTAL + 1, 4000))
+    assert steps == list(range(4000, total + 1, 4000))
 
 
 def test_fresh_run_into_used_folder_is_refused(tmp_path):
