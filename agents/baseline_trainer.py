@@ -5,7 +5,7 @@ The run folder matches :mod:`agents.trainer`, with Stable-Baselines3's zip files
 steps and by minutes), ``checkpoints/replay_buffer_<N>.pkl`` for SB3's DQN, ``best_model.zip``,
 ``final_model.zip``, ``evaluations.csv``, ``results.json`` and ``tensorboard/`` with the
 same tag names. Evaluations run when the step count crosses each multiple of
-``eval_every``; with several environments the count may pass the mark by fewer than
+``eval_every``. With several environments the count may pass the mark by fewer than
 ``num_envs`` steps, and the row records the mark.
 """
 

@@ -5,7 +5,7 @@ Hyperparameters come from the same configuration keys as our DQN where the algor
 share them (``baseline_hyperparameters="ours"``, the default), or from Stable-Baselines3's
 own defaults (``"sb3"``).
 
-Tic-tac-toe: Stable-Baselines3 knows one agent, so it trains in the environment's
+Tic-tac-toe: Stable-Baselines3 trains a single agent, so it learns in the environment's
 single-agent mode, on a random side each game, against frozen copies of the learner. A new
 copy joins a pool every ``selfplay_update_interval`` steps; each opponent move comes from the
 newest copy half of the time and from an older one otherwise, and is a random legal move
@@ -142,8 +142,8 @@ def algorithm_kwargs(algo: str, config: TrainConfig) -> dict[str, Any]:
     return on_policy
 
 
-def _divisor_at_most(total: int, wanted: int) -> int:
-    for size in range(min(wanted, total), 0, -1):
+def _divisor_at_most(total: int, requested: int) -> int:
+    for size in range(min(requested, total), 0, -1):
         if total % size == 0:
             return size
     return 1
@@ -264,7 +264,7 @@ def write_metadata(path: Path, metadata: dict[str, Any]) -> None:
     """Add ``dqn_arena.json`` to a saved Stable-Baselines3 zip, replacing any older copy."""
     with zipfile.ZipFile(path, "a") as archive:
         if METADATA_NAME in archive.namelist():
-            raise ValueError(f"{path} already holds {METADATA_NAME}")
+            raise ValueError(f"{path} already contains {METADATA_NAME}")
         archive.writestr(METADATA_NAME, json.dumps(metadata, indent=2))
 
 
