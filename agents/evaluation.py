@@ -1,19 +1,30 @@
 """Evaluation shared by training and play.py: exhaustive tic-tac-toe checks and snake statistics.
 
-Every evaluation plays the greedy policy, never exploring.
+Every evaluation of a trained policy plays it greedily, never exploring. Snake reference
+players, which read the game instead of an observation, go through the same snake
+protocol with :func:`evaluate_snake_player`.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import numpy as np
 
 from agents.policies import Policy, PolicyPlayer
-from envs.snake_env import SnakeEnv
+from envs.snake_env import STRAIGHT, TURN_LEFT, TURN_RIGHT, SnakeEnv
+from envs.snake_rules import NUM_DIRECTIONS, SnakeGame, validate_direction
 from envs.tictactoe_rules import O, X, TicTacToeGame
 from envs.tictactoe_solver import make_player, solve_positions
+
+# Relative action for each change of heading in quarter turns to the right.
+_RELATIVE_ACTION_OF_TURN = (STRAIGHT, TURN_RIGHT, STRAIGHT, TURN_LEFT)
+
+# Picks one action per running episode, given the environments, their episode indices,
+# and the stacked observations and action masks.
+_ActionChooser = Callable[[list[SnakeEnv], list[int], np.ndarray, np.ndarray], np.ndarray]
 
 
 class TablePlayer:
@@ -191,25 +202,118 @@ def evaluate_snake(
         Mean, median, 10th percentile and maximum score, the mean episode length, the
         count of each way an episode ended (``end_<reason>``), and ``score`` (the mean).
     """
+
+    def choose_actions(
+        envs: list[SnakeEnv], episodes: list[int], observations: np.ndarray, masks: np.ndarray
+    ) -> np.ndarray:
+        return policy.select_actions(observations, masks)
+
+    return _play_snake_episodes(choose_actions, env_kwargs, num_episodes, seed, max_parallel)
+
+
+class SnakePlayer(Protocol):
+    """A snake player that reads the game itself instead of an observation.
+
+    Reference players such as shortest-path search need the whole board, which no
+    observation carries, so :func:`evaluate_snake_player` hands them the environment's
+    :class:`envs.snake_rules.SnakeGame`. A player must not change the game.
+    """
+
+    name: str
+
+    def select_direction(self, game: SnakeGame, rng: np.random.Generator) -> int:
+        """Return the direction of the next move: 0 up, 1 right, 2 down, 3 left."""
+        ...
+
+
+def evaluate_snake_player(
+    player: SnakePlayer,
+    env_kwargs: dict[str, Any],
+    *,
+    num_episodes: int = 100,
+    seed: int = 0,
+    max_parallel: int = 32,
+) -> dict[str, float]:
+    """Play ``num_episodes`` snake episodes with a player that reads the game state.
+
+    The protocol is that of :func:`evaluate_snake`: the same environments, episode ``i``
+    starting from ``reset(seed=seed + i)``, and the same metrics, so reference players and
+    trained agents are measured alike. Each step the player gets the running
+    environment's game and a generator of its own for that episode, spawned from the
+    episode's seed. A random player therefore does not shift the food draws, and its moves
+    do not depend on ``max_parallel``. The chosen direction goes through ``env.step`` as the
+    matching action of the environment's action mode (see :func:`direction_to_action`).
+
+    Returns:
+        The metrics of :func:`evaluate_snake`.
+    """
+    generators: dict[int, np.random.Generator] = {}
+
+    def choose_actions(
+        envs: list[SnakeEnv], episodes: list[int], observations: np.ndarray, masks: np.ndarray
+    ) -> np.ndarray:
+        actions = []
+        for env, episode in zip(envs, episodes, strict=True):
+            if episode not in generators:
+                child_seed = np.random.SeedSequence(seed + episode).spawn(1)[0]
+                generators[episode] = np.random.default_rng(child_seed)
+            direction = player.select_direction(env.game, generators[episode])
+            actions.append(direction_to_action(env, direction))
+        return np.asarray(actions, dtype=np.int64)
+
+    return _play_snake_episodes(choose_actions, env_kwargs, num_episodes, seed, max_parallel)
+
+
+def direction_to_action(env: SnakeEnv, direction: int) -> int:
+    """Return the action of ``env`` that moves its snake in the absolute ``direction``.
+
+    With absolute actions the action is the direction itself. Relative actions cannot
+    express a reversal, so a reversal becomes straight on, which is what the rules make of
+    a reversal into the neck anyway.
+
+    Raises:
+        ValueError: If ``direction`` is not 0, 1, 2 or 3.
+    """
+    direction = validate_direction(direction)
+    if env.action_mode == "absolute":
+        return direction
+    turn = (direction - env.game.direction) % NUM_DIRECTIONS
+    return _RELATIVE_ACTION_OF_TURN[turn]
+
+
+def _play_snake_episodes(
+    choose_actions: _ActionChooser,
+    env_kwargs: dict[str, Any],
+    num_episodes: int,
+    seed: int,
+    max_parallel: int,
+) -> dict[str, float]:
+    """Run the snake evaluation protocol with ``choose_actions`` acting, and summarise it."""
     scores: list[int] = []
     lengths: list[int] = []
     reasons: Counter[str] = Counter()
     next_episode = 0
     envs = [SnakeEnv(**env_kwargs) for _ in range(min(max_parallel, num_episodes))]
     active: list[tuple[SnakeEnv, np.ndarray, np.ndarray]] = []
+    episodes: list[int] = []
     for env in envs:
         observation, info = env.reset(seed=seed + next_episode)
+        episodes.append(next_episode)
         next_episode += 1
         active.append((env, observation, info["action_mask"]))
     steps = [0] * len(active)
 
     while active:
+        running_envs = [env for env, _, _ in active]
         observations = np.stack([observation for _, observation, _ in active])
         masks = np.stack([mask for _, _, mask in active])
-        actions = policy.select_actions(observations, masks)
+        actions = choose_actions(running_envs, episodes, observations, masks)
         still_active = []
         still_steps = []
-        for (env, _, _), action, count in zip(active, actions, steps, strict=True):
+        still_episodes = []
+        for (env, _, _), action, count, episode in zip(
+            active, actions, steps, episodes, strict=True
+        ):
             observation, _, terminated, truncated, info = env.step(int(action))
             count += 1
             if terminated or truncated:
@@ -218,16 +322,23 @@ def evaluate_snake(
                 reasons[str(info["end_reason"])] += 1
                 if next_episode < num_episodes:
                     observation, info = env.reset(seed=seed + next_episode)
-                    next_episode += 1
                     still_active.append((env, observation, info["action_mask"]))
                     still_steps.append(0)
+                    still_episodes.append(next_episode)
+                    next_episode += 1
                 continue
             still_active.append((env, observation, info["action_mask"]))
             still_steps.append(count)
-        active, steps = still_active, still_steps
+            still_episodes.append(episode)
+        active, steps, episodes = still_active, still_steps, still_episodes
     for env in envs:
         env.close()
+    return _summarise_snake_episodes(scores, lengths, reasons)
 
+
+def _summarise_snake_episodes(
+    scores: list[int], lengths: list[int], reasons: Counter[str]
+) -> dict[str, float]:
     score_array = np.asarray(scores, dtype=np.float64)
     metrics: dict[str, float] = {
         "mean_score": float(score_array.mean()),
