@@ -278,6 +278,8 @@ class BaselineTrainer:
 
     def _metadata(self, metrics: dict[str, float] | None = None) -> dict[str, Any]:
         metadata = baseline_metadata(self.env_name, self.config, self.global_step)
+        metadata["observation_shape"] = list(self.model.observation_space.shape)
+        metadata["num_actions"] = int(self.model.action_space.n)
         metadata["counters"] = {
             "global_step": self.global_step,
             "num_episodes": self.num_episodes,

@@ -91,6 +91,8 @@ def test_baseline_run_folder(baseline_runs, env_name, algo):
     metadata = read_metadata(run_dir / "best_model.zip")
     assert metadata["env_name"] == env_name
     assert metadata["algo"] == algo
+    assert metadata["num_actions"] == (9 if env_name == "tictactoe" else 3)
+    assert len(metadata["observation_shape"]) == 1
 
 
 def test_baseline_tensorboard_tags_match_ours(baseline_runs):
