@@ -17,22 +17,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from agents.config import ConciseArgumentParser
+from agents.config import ConciseArgumentParser, positive_int
 from agents.frontend import UsageError
 
 ENV_NAMES = ("tictactoe", "snake")
 RENDER_CHOICES = ("window", "text", "none")
-
-
-def positive_int(text: str) -> int:
-    """Parse a positive integer for argparse."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def seed_value(text: str) -> int:

@@ -20,6 +20,7 @@ from agents.checkpoint import CheckpointError, find_resumable_checkpoint
 from agents.config import (
     ALGOS,
     ConciseArgumentParser,
+    positive_int,
     ENV_NAMES,
     ConfigError,
     add_config_arguments,
@@ -77,17 +78,6 @@ def comma_list(kind: type) -> Any:
         return values
 
     return parse
-
-
-def positive_int(text: str) -> int:
-    """Parse a positive integer for argparse."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def add_compare_parser(games: Any) -> None:
