@@ -11,7 +11,6 @@ same tag names. Evaluations run when the step count crosses each multiple of
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -44,6 +43,7 @@ from agents.run_support import (
     StopSignals,
     make_progress_bar,
     resolve_device,
+    write_results,
 )
 
 logger = logging.getLogger(__name__)
@@ -321,8 +321,7 @@ class BaselineTrainer:
             self.env_name, self.config, policy, self.config.final_eval_episodes
         )
         elapsed = self._elapsed()
-        results = {
-            "env": self.env_name,
+        fields = {
             "algo": self.algo,
             "baseline_hyperparameters": self.config.baseline_hyperparameters,
             "best_model_step": int(read_metadata(path)["global_step"]),
@@ -331,13 +330,8 @@ class BaselineTrainer:
             "wall_seconds": round(elapsed, 1),
             "train_seconds": round(elapsed - self.eval_seconds, 1),
             "final_eval_episodes": self.config.final_eval_episodes,
-            "metrics": metrics,
         }
-        (self.run_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-        print(
-            f"Best model (step {results['best_model_step']}): "
-            f"{describe_metrics(self.env_name, metrics)}"
-        )
+        write_results(self.run_dir, self.env_name, fields, metrics)
         return metrics
 
 

@@ -75,6 +75,20 @@ class EpisodeRecord:
     info: dict[str, Any]
 
 
+def act_on_first(
+    collector: Any, agent: Any, epsilon: float, num_steps: int
+) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """Choose actions for the first ``num_steps`` environments of a collector in one batch.
+
+    Returns:
+        The number of environments stepped, their observations, masks and actions.
+    """
+    count = min(num_steps, len(collector.envs))
+    observations = np.stack(collector.observations[:count])
+    masks = np.stack(collector.masks[:count])
+    return count, observations, masks, agent.act(observations, epsilon, masks)
+
+
 class EnvCollector:
     """Steps single-agent environments, resetting each one when its episode ends.
 
@@ -98,10 +112,7 @@ class EnvCollector:
         self, agent: Any, epsilon: float, num_steps: int
     ) -> tuple[Transitions, list[EpisodeRecord]]:
         """Step the first ``num_steps`` environments once each."""
-        count = min(num_steps, len(self.envs))
-        observations = np.stack(self.observations[:count])
-        masks = np.stack(self.masks[:count])
-        actions = agent.act(observations, epsilon, masks)
+        count, observations, masks, actions = act_on_first(self, agent, epsilon, num_steps)
         transitions = Transitions()
         finished: list[EpisodeRecord] = []
         for index in range(count):
@@ -182,10 +193,7 @@ class SelfPlayCollector:
         self, agent: Any, epsilon: float, num_steps: int
     ) -> tuple[Transitions, list[EpisodeRecord]]:
         """Play one move on each of the first ``num_steps`` boards."""
-        count = min(num_steps, len(self.envs))
-        observations = np.stack(self.observations[:count])
-        masks = np.stack(self.masks[:count])
-        actions = agent.act(observations, epsilon, masks)
+        count, observations, masks, actions = act_on_first(self, agent, epsilon, num_steps)
         transitions = Transitions()
         finished: list[EpisodeRecord] = []
         no_moves = np.zeros(self.num_cells, dtype=np.bool_)

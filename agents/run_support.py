@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import json
 import logging
 import signal
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ ENV_IDS = {"tictactoe": registered_envs.TICTACTOE_ID, "snake": registered_envs.S
 
 
 class TrainingError(RuntimeError):
-    """Training cannot go on (a non-finite loss, for example); the message says where."""
+    """Training cannot continue (a non-finite loss, for example); the message names the step."""
 
 
 def make_env(env_name: str, kwargs: dict[str, Any], render_mode: str | None = None) -> gym.Env:
@@ -188,7 +189,7 @@ class StopSignals:
     """Turns SIGINT and SIGTERM into a stop request that the training loop polls.
 
     The loop finishes its step, saves a checkpoint and exits cleanly. A second SIGINT
-    raises KeyboardInterrupt at once, for a loop that does not answer.
+    raises KeyboardInterrupt at once, for a loop that does not respond.
     """
 
     def __init__(self) -> None:
@@ -266,3 +267,12 @@ def interrupt_on_signals() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def write_results(
+    run_dir: Path, env_name: str, fields: dict[str, Any], metrics: dict[str, float]
+) -> None:
+    """Write ``results.json`` (the final evaluation of the best model) and print its headline."""
+    results = {"env": env_name, **fields, "metrics": metrics}
+    (Path(run_dir) / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(f"Best model (step {fields['best_model_step']}): {describe_metrics(env_name, metrics)}")

@@ -1,6 +1,6 @@
 """The DQN training loop: collection, updates, evaluation, checkpoints and TensorBoard.
 
-A run directory holds:
+A run directory contains:
 
 - ``config.yaml``: the resolved configuration (``train.py --config`` reads it back);
 - ``model_summary.txt``: each layer with its parameter count;
@@ -15,7 +15,6 @@ A run directory holds:
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import random
@@ -57,6 +56,7 @@ from agents.run_support import (
     open_summary_writer,
     random_state_as_lists,
     resolve_device,
+    write_results,
 )
 
 logger = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class TrainingResult:
-    """What a finished or interrupted run reports."""
+    """Outcome of a finished or interrupted run."""
 
     run_dir: Path
     global_step: int
@@ -274,11 +274,9 @@ class Trainer:
             self.recent_returns.append(record.episode_return)
             self.recent_lengths.append(record.length)
             if self.env_name == "tictactoe":
-                winner = record.info.get("winner")
-                winner = None if winner is None or winner < 0 else winner
-                self.recent_outcomes.append(
-                    "draw" if winner is None else ("x" if winner == 0 else "o")
-                )
+                # The environment reports winner -1 when nobody won (a draw).
+                outcomes = {0: "x", 1: "o"}
+                self.recent_outcomes.append(outcomes.get(record.info.get("winner", -1), "draw"))
             else:
                 self.recent_outcomes.append(str(record.info.get("score", 0)))
         return steps
@@ -379,20 +377,15 @@ class Trainer:
         policy = QNetworkPolicy(self._network_from(data), name="best_model", metadata={})
         metrics = self.evaluate_policy(policy, self.config.final_eval_episodes)
         elapsed = self.elapsed_before + time.monotonic() - self.start_time
-        results = {
-            "env": self.env_name,
+        fields = {
             "best_model_step": int(data["global_step"]),
             "total_timesteps": self.global_step,
             "episodes": self.num_episodes,
             "wall_seconds": round(elapsed, 1),
             "train_seconds": round(elapsed - self.eval_seconds, 1),
             "final_eval_episodes": self.config.final_eval_episodes,
-            "metrics": metrics,
         }
-        (self.run_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-        print(
-            f"Best model (step {results['best_model_step']}): {describe_metrics(self.env_name, metrics)}"
-        )
+        write_results(self.run_dir, self.env_name, fields, metrics)
         return metrics
 
     def _network_from(self, data: dict[str, Any]) -> torch.nn.Module:
