@@ -179,9 +179,9 @@ def resolve_run(args: argparse.Namespace) -> tuple[Any, Path, dict[str, Any] | N
     config.run_dir = str(run_dir)
     if Path(run_dir).exists() and not Path(run_dir).is_dir():
         raise ConfigError(f"run directory {run_dir} is a file; choose a folder for --run-dir")
-    if payload is None and _holds_a_run(Path(run_dir)):
+    if payload is None and _contains_a_run(Path(run_dir)):
         raise ConfigError(
-            f"run directory {run_dir} already holds a run; continue it with --resume {run_dir} "
+            f"run directory {run_dir} already contains a run; continue it with --resume {run_dir} "
             "or choose another --run-dir"
         )
     if payload is not None:
@@ -199,7 +199,7 @@ def resolve_run(args: argparse.Namespace) -> tuple[Any, Path, dict[str, Any] | N
     return config, Path(run_dir), payload
 
 
-def _holds_a_run(run_dir: Path) -> bool:
+def _contains_a_run(run_dir: Path) -> bool:
     checkpoints = run_dir / "checkpoints"
     has_checkpoints = checkpoints.is_dir() and any(checkpoints.iterdir())
     return has_checkpoints or (run_dir / "evaluations.csv").exists()
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     except CheckpointError as error:
         parser.exit(2, f"train.py: error: {error}\n")
 
-    # Imported late so that --help and option errors answer before the heavy imports.
+    # Imported late so that --help and option errors return before the heavy imports.
     from agents.trainer import Trainer, TrainingError
 
     print(f"Run directory: {run_dir}")

@@ -29,9 +29,9 @@ class ConfigError(ValueError):
 class ConciseArgumentParser(argparse.ArgumentParser):
     """An argparse parser whose errors are one line naming the value, with exit code 2.
 
-    argparse prints the whole usage block before an error; with dozens of options that
-    buries the message, so only the program name, the message and a pointer to --help
-    are printed.
+    argparse prints the whole usage block before an error. With dozens of options that
+    hides the message, so only the program name, the message and a pointer to --help are
+    printed.
     """
 
     def error(self, message: str) -> Any:
@@ -310,7 +310,7 @@ def load_config_file(path: str | os.PathLike, env_name: str) -> dict[str, Any]:
     rejected, and so are unknown keys.
 
     Raises:
-        ConfigError: If the file is missing, malformed, or holds an unknown key or bad value.
+        ConfigError: If the file is missing, malformed, or contains an unknown key or an invalid value.
     """
     path = Path(path)
     try:

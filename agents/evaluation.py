@@ -195,7 +195,7 @@ def evaluate_snake(
     """Play ``num_episodes`` greedy snake episodes and summarise their scores.
 
     Episodes run in parallel batches so one forward pass serves many boards. Episode ``i``
-    starts from ``reset(seed=seed + i)``, so every evaluation with the same seed sees the
+    starts from ``reset(seed=seed + i)``, so every evaluation with the same seed gets the
     same starting positions and food draws for the same moves.
 
     Returns:

@@ -20,7 +20,7 @@ def load_model(path: str, env_name: str, env_kwargs: dict[str, Any]) -> Any:
 
     Our ``.pt`` model files are read without unpickling. Stable-Baselines3 zip files are
     checked against the environment first, then loaded by Stable-Baselines3, which
-    unpickles parts of them, so a warning says to load them only from trusted sources.
+    unpickles parts of them, so a warning tells the user to load them only from trusted sources.
 
     Raises:
         CheckpointError: If the file is unreadable or made for another game or board.
@@ -86,7 +86,7 @@ def apply_env_options(
 
 
 def wait_frames(canvas: Any, seconds: float) -> bool:
-    """Keep a window answering for ``seconds``; return False if it was closed meanwhile."""
+    """Keep a window responding for ``seconds``; return False if it was closed meanwhile."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         canvas.present()

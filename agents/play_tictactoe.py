@@ -23,7 +23,7 @@ from envs.tictactoe_env import TicTacToeEnv
 from envs.tictactoe_rules import O, X, TicTacToeGame, player_name
 from envs.tictactoe_solver import make_player
 
-# Frames the window waits before the agent answers a person's move, so the move is seen.
+# Frames the window waits before the agent replies to a person's move, so the move is seen.
 _AGENT_DELAY_FRAMES = 12
 _HUMAN_FPS = 30
 

@@ -37,7 +37,7 @@ class QNetworkPolicy:
     Args:
         q_network: The network; it is switched to evaluation mode.
         name: Label for reports.
-        metadata: What the model file says about the model (env, shapes, training steps).
+        metadata: Model file contents other than weights (env, shapes, training steps).
     """
 
     def __init__(self, q_network: torch.nn.Module, name: str, metadata: dict[str, Any]) -> None:
@@ -121,7 +121,7 @@ def load_policy(
     except (KeyError, RuntimeError, TypeError) as error:
         first_line = str(error).splitlines()[0]
         raise CheckpointError(
-            f"{path} holds weights that do not fit its network: {first_line}"
+            f"{path} contains weights that do not fit its network: {first_line}"
         ) from None
     metadata = {key: value for key, value in data.items() if not _is_weights(value)}
     return QNetworkPolicy(q_network.to(device), name=path.name, metadata=metadata)

@@ -193,7 +193,7 @@ class ReplayBuffer:
         size = int(state["size"])
         if size > self.capacity:
             raise ValueError(
-                f"saved replay buffer holds {size} transitions, more than buffer_size "
+                f"saved replay buffer contains {size} transitions, more than buffer_size "
                 f"{self.capacity}"
             )
         for name, saved in state["arrays"].items():

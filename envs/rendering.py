@@ -19,7 +19,7 @@ class PygameCanvas:
     """A pygame surface that is either shown in a window or kept off screen.
 
     The window, clock and font are created on first use. In ``"human"`` mode every call to
-    :meth:`present` pumps the event queue, so the window keeps answering, and waits for the
+    :meth:`present` pumps the event queue, so the window keeps responding, and waits for the
     frame rate. Closing the window sets :attr:`closed`; callers check it and end cleanly.
 
     Args:
@@ -84,7 +84,7 @@ class PygameCanvas:
             if event.type == self._pygame.QUIT:
                 self.closed = True
             self._unread_events.append(event)
-        # Keep memory bounded when nobody reads the events (a window that is only watched).
+        # Keep memory bounded when no caller reads the events (a window that is only watched).
         del self._unread_events[:-_MAX_UNREAD_EVENTS]
 
     def present(self) -> None:

@@ -33,7 +33,7 @@ class RunsCode:
         return (os.system, (f"touch {self.marker}",))
 
 
-def test_file_that_runs_code_is_rejected_and_code_never_runs(tmp_path):
+def test_code_running_file_rejected(tmp_path):
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.pt"
     torch.save({"kind": "dqn-arena-model", "format_version": 1, "x": RunsCode(marker)}, path)

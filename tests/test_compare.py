@@ -55,7 +55,8 @@ def test_report_files(comparison):
         assert (out / name).is_file(), name
     assert (out / "metric_vs_steps.png").stat().st_size > 10_000
     report = (out / "report.md").read_text()
-    assert "| dqn | 2 |" in report and "| sb3-dqn | 2 |" in report
+    assert "| dqn | 2 |" in report
+    assert "| sb3-dqn | 2 |" in report
     assert "python train.py compare tictactoe" in report
     assert "illegal move" in report
 

@@ -9,8 +9,8 @@ import time
 from agents.checkpoint import load_model_file
 from tests.conftest import ROOT, run_script
 
-# The killed runs ask for more steps than they can reach in 20 short lives; the last resume
-# then asks for a total just past the newest checkpoint and must stop exactly there.
+# The killed runs request more steps than they can reach in 20 short lives. The last resume
+# then requests a total just past the newest checkpoint and must stop exactly there.
 KILLED_TOTAL = 1_000_000
 ARGS = [
     "snake",

@@ -300,7 +300,8 @@ def test_bad_play_options_exit_2(args):
 def test_model_file_that_does_not_exist(tmp_path):
     result = run_script("play.py", "snake", "--model", tmp_path / "missing.pt")
     assert result.returncode == 1
-    assert "missing.pt" in result.stderr and "not found" in result.stderr
+    assert "missing.pt" in result.stderr
+    assert "not found" in result.stderr
 
 
 def test_human_text_game_without_model_plays_perfect_player():
@@ -343,5 +344,6 @@ def test_large_snake_board_window_fits_screen():
     env = SnakeEnv(render_mode="rgb_array", grid_size=25)
     env.reset(seed=0)
     height, width, _ = env.render().shape
-    assert height <= 720 and width <= 720
+    assert height <= 720
+    assert width <= 720
     env.close()

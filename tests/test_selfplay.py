@@ -89,7 +89,8 @@ def test_symmetry_copies_are_consistent():
         observation = transition["observations"]
         action = int(transition["actions"])
         # The chosen cell is empty in every copy, and the copy is a real board view.
-        assert observation[action] == 0 and observation[9 + action] == 0
+        assert observation[action] == 0
+        assert observation[9 + action] == 0
     copies = [t for t in stored if t["rewards"] == 1.0]
     assert len(copies) == 8
     images = {transform_observation(copies[0]["observations"], s, 3).tobytes() for s in range(8)}

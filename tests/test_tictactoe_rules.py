@@ -310,7 +310,7 @@ def test_random_sequences_keep_invariants(shape, choices):
             assert game.winner == 1 - game.current_player
             assert np.all(game.cells[game.winning_line] == game.winner + 1)
         # Checked independently of the rules' own detection: a winner exactly when some
-        # line of k cells holds one player's marks only.
+        # line of k cells contains one player's marks only.
         complete = any(
             np.all(game.cells[line] == mark) for line in winning_lines(size, k) for mark in (1, 2)
         )

@@ -48,7 +48,8 @@ def test_evaluation_history_csv(tictactoe_run):
     lines = (tictactoe_run / "evaluations.csv").read_text().splitlines()
     header = lines[0].split(",")
     assert header[:3] == ["global_step", "episodes", "wall_seconds"]
-    assert "losing_lines_as_x" in header and "optimal_move_rate" in header
+    assert "losing_lines_as_x" in header
+    assert "optimal_move_rate" in header
     assert [int(line.split(",")[0]) for line in lines[1:]] == [1000, 2000, 3000]
 
 
@@ -80,7 +81,7 @@ def test_checkpoint_holds_resume_state(tictactoe_run):
 def test_loaded_model_matches_in_fresh_process(tictactoe_run):
     model = tictactoe_run / "final_model.pt"
     observations = np.random.default_rng(0).integers(0, 2, (20, 18)).astype(np.int8)
-    observations[:, 9:] *= 1 - observations[:, :9]  # No cell holds both marks.
+    observations[:, 9:] *= 1 - observations[:, :9]  # No cell contains both marks.
     local = load_policy(model).q_values(observations)
     code = (
         "import json, sys, numpy as np; from agents.policies import load_policy; "
@@ -146,7 +147,8 @@ def test_resume_continues_step_count(tictactoe_run, tmp_path):
         "--no-progress",
         check=True,
     )
-    assert "Resuming from" in result.stdout and "step_000002000.pt" in result.stdout
+    assert "Resuming from" in result.stdout
+    assert "step_000002000.pt" in result.stdout
     names = sorted(p.name for p in (run_dir / "checkpoints").glob("step_*.pt"))
     assert names[-1] == "step_000004000.pt"
     assert "step_000003000.pt" in names
@@ -199,7 +201,8 @@ def test_snake_model_given_to_tictactoe(snake_run):
         "play.py", "tictactoe", "--model", snake_run / "final_model.pt", "--render", "none"
     )
     assert result.returncode == 1
-    assert "Snake" in result.stderr and "TicTacToe" in result.stderr
+    assert "Snake" in result.stderr
+    assert "TicTacToe" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -334,13 +337,23 @@ def test_snake_model_on_other_board_size(snake_run):
         "none",
     )
     assert result.returncode == 1
-    assert "grid_size 10" in result.stderr and "grid_size 12" in result.stderr
+    assert "grid_size 10" in result.stderr
+    assert "grid_size 12" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_too_large_replay_buffer_fails_at_once():
-    result = run_script("train.py", "snake", "--buffer-size", "2000000000", "--total-timesteps",
-                        "1000", "--run-dir", ROOT / "runs" / "never-created")
+    result = run_script(
+        "train.py",
+        "snake",
+        "--buffer-size",
+        "2000000000",
+        "--total-timesteps",
+        "1000",
+        "--run-dir",
+        ROOT / "runs" / "never-created",
+    )
     assert result.returncode == 1
-    assert "GiB" in result.stderr and "buffer_size" in result.stderr
+    assert "GiB" in result.stderr
+    assert "buffer_size" in result.stderr
     assert "Traceback" not in result.stderr
