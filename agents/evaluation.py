@@ -151,8 +151,9 @@ def evaluate_tictactoe(
     alpha-beta above 3 x 3, which is not perfect).
 
     Returns:
-        Flat metrics; ``score`` orders models (higher is better): fewer lost lines first,
-        then a higher optimal-move rate on 3 x 3; wins minus losses elsewhere.
+        Flat metrics; ``score`` orders models (higher is better): on 3 x 3 a smaller share
+        of lost lines, as X plus as O, then a higher optimal-move rate; wins minus losses
+        elsewhere. A model that never loses scores its optimal-move rate.
     """
     rng = np.random.default_rng(seed)
     metrics: dict[str, float] = {}
@@ -178,7 +179,13 @@ def evaluate_tictactoe(
             balance += (counts["win"] - counts["loss"]) / num_games
 
     if "losing_lines" in metrics:
-        metrics["score"] = -metrics["losing_lines"] + metrics["optimal_move_rate"]
+        # Rank by the share of lines lost, not their count: a model that ends games early
+        # with illegal moves reaches fewer lines, and a count would reward it for that.
+        loss_share = (
+            metrics["losing_lines_as_x"] / metrics["lines_as_x"]
+            + metrics["losing_lines_as_o"] / metrics["lines_as_o"]
+        )
+        metrics["score"] = -loss_share + metrics["optimal_move_rate"]
     else:
         metrics["score"] = balance
     return metrics

@@ -238,3 +238,39 @@ def test_sb3_dqn_matches_replay_ratio_and_target_rate():
     assert kwargs["train_freq"] == 1
     assert kwargs["gradient_steps"] == 4
     assert kwargs["target_update_interval"] == 1000
+
+
+def test_illegal_moves_never_rank_above_legal_play():
+    from agents.evaluation import evaluate_tictactoe
+
+    class FirstCell:
+        name = "first cell"
+
+        def select_actions(self, observations, action_masks):
+            return np.zeros(len(observations), dtype=np.int64)
+
+    class FirstLegal:
+        name = "first legal"
+
+        def select_actions(self, observations, action_masks):
+            return action_masks.argmax(axis=1)
+
+    illegal = evaluate_tictactoe(FirstCell(), num_games=5)
+    legal = evaluate_tictactoe(FirstLegal(), num_games=5)
+    # Playing cell 0 again is illegal in every line, so it reaches fewer lines than legal play.
+    assert illegal["lines_as_x"] < legal["lines_as_x"]
+    assert illegal["score"] < legal["score"]
+
+
+def test_ppo_rollout_overshoot_is_warned(caplog):
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from agents.baseline_trainer import warn_about_rollout_overshoot
+    from envs.snake_env import SnakeEnv
+
+    model = PPO("MlpPolicy", DummyVecEnv([SnakeEnv, SnakeEnv]), n_steps=64, batch_size=32)
+    warn_about_rollout_overshoot(model, "sb3-ppo", remaining=256, start=0)
+    assert "ends at step" not in caplog.text  # 256 is two whole rollouts of 128.
+    warn_about_rollout_overshoot(model, "sb3-ppo", remaining=300, start=0)
+    assert "ends at step 384, not 300" in caplog.text
