@@ -81,6 +81,26 @@ def find_baseline_checkpoint(run_dir_or_file: str | Path) -> tuple[Path, dict[st
     raise CheckpointError(f"every checkpoint in {folder} is damaged; cannot resume")
 
 
+def warn_about_rollout_overshoot(model: Any, algo: str, remaining: int, start: int) -> None:
+    """Warn when PPO or A2C will pass the step budget to finish a rollout.
+
+    Stable-Baselines3's on-policy algorithms only stop between whole rollouts of
+    ``n_steps * num_envs`` steps, so the run ends at the next multiple of that size.
+    """
+    rollout = getattr(model, "n_steps", 0) * model.n_envs if algo != "sb3-dqn" else 0
+    if rollout <= 0 or remaining <= 0 or remaining % rollout == 0:
+        return
+    end = start + -(-remaining // rollout) * rollout
+    logger.warning(
+        "%s collects %s steps per rollout and only stops between rollouts, so this run "
+        "ends at step %s, not %s; lower --n-steps to stay closer to the budget",
+        algo,
+        f"{rollout:,}",
+        f"{end:,}",
+        f"{start + remaining:,}",
+    )
+
+
 class BaselineTrainer:
     """Trains a Stable-Baselines3 algorithm with our evaluation, checkpoints and logs.
 
@@ -193,6 +213,7 @@ class BaselineTrainer:
         try:
             with self.stop_signals:
                 remaining = config.total_timesteps - self.global_step
+                warn_about_rollout_overshoot(model, self.algo, remaining, self.global_step)
                 if remaining > 0:
                     model.learn(
                         total_timesteps=remaining,
