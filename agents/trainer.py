@@ -18,9 +18,11 @@ from __future__ import annotations
 import logging
 import math
 import random
+import signal
 import time
 from collections import deque
 from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +143,15 @@ class Trainer:
         self.pending_losses: list[float] = []
         self.pending_q_values: list[float] = []
         self.stop_signals = StopSignals()
+        # Called as callback(trainer, metrics) after each periodic evaluation. A callback may
+        # call request_stop() to end the run early, or raise to abandon it.
+        self.evaluation_callbacks: list[Callable[[Trainer, dict[str, float]], None]] = []
+        self.stop_reason: str | None = None
+
+    def request_stop(self, reason: str) -> None:
+        """End the run after the current step, recording ``reason`` in ``results.json``."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
 
     # ----------------------------------------------------------------- setup and restore
 
@@ -229,6 +240,9 @@ class Trainer:
                 while self.global_step < config.total_timesteps:
                     if self.stop_signals.received is not None:
                         interrupted = True
+                        self.request_stop(f"interrupted by {signal.Signals(self.stop_signals.received).name}")
+                        break
+                    if self.stop_reason is not None:
                         break
                     steps = self._collect(writer)
                     self._learn()
@@ -339,6 +353,8 @@ class Trainer:
             return
         metrics = self._evaluate(writer)
         progress.set_postfix_str(describe_metrics(self.env_name, metrics), refresh=False)
+        for callback in self.evaluation_callbacks:
+            callback(self, metrics)
 
     def _evaluate(self, writer: Any) -> dict[str, float]:
         """Evaluate the greedy agent, log and record it, and keep the best model."""
@@ -384,6 +400,7 @@ class Trainer:
             "wall_seconds": round(elapsed, 1),
             "train_seconds": round(elapsed - self.eval_seconds, 1),
             "final_eval_episodes": self.config.final_eval_episodes,
+            "stop_reason": self.stop_reason or "reached total_timesteps",
         }
         write_results(self.run_dir, self.env_name, fields, metrics)
         return metrics
