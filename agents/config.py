@@ -101,6 +101,12 @@ class TrainConfig:
     exploration_final_eps: float = _option(0.05, "epsilon after the exploration fraction")
     max_grad_norm: float = _option(10.0, "gradient norm clipping threshold (0: off)")
     double_q: bool = _option(True, "Double DQN targets")
+    compile_update: str = _option(
+        "auto",
+        "compile each update with torch.compile: on, off, or auto (on for runs of 20,000 "
+        "updates or more, where the few seconds of compiling pay off)",
+        choices=("auto", "on", "off"),
+    )
     loss: str = _option("huber", "TD loss", choices=("huber", "mse"))
     optimizer: str = _option("adam", "optimizer", choices=("adam", "rmsprop"))
     weight_decay: float = _option(0.0, "L2 weight decay coefficient")
@@ -153,6 +159,22 @@ class TrainConfig:
     )
     no_progress_factor: int = _option(
         100, "truncate after this many steps per unit of length without an apple", env="snake"
+    )
+    no_progress_limit: int = _option(
+        0,
+        "steps without an apple that end the episode, at any length (steps; 0: "
+        "no_progress_factor times the length)",
+        env="snake",
+    )
+    starvation: bool = _option(
+        False,
+        "the no-progress end is a death with death_reward, not a truncation",
+        env="snake",
+    )
+    hunger_feature: bool = _option(
+        False,
+        "add steps since the last apple over the limit to the feature observation",
+        env="snake",
     )
     apple_reward: float = _option(1.0, "reward per apple", env="snake")
     death_reward: float = _option(-1.0, "reward on death", env="snake")
@@ -506,6 +528,10 @@ def validate_config(config: TrainConfig, env_name: str) -> None:
             raise ConfigError(
                 f"no_progress_factor must be positive, got {config.no_progress_factor}"
             )
+        if config.no_progress_limit < 0:
+            raise ConfigError(
+                f"no_progress_limit must be 0 or positive, got {config.no_progress_limit}"
+            )
         if config.network == "cnn" and config.observation != "grid":
             raise ConfigError("network 'cnn' needs observation 'grid'")
     if config.device not in ("cpu", "auto") and not config.device.startswith("cuda"):
@@ -530,6 +556,10 @@ def env_kwargs(config: TrainConfig, env_name: str) -> dict[str, Any]:
         "observation": config.observation,
         "action_mode": config.action_mode,
         "no_progress_factor": config.no_progress_factor,
+        "no_progress_limit": config.no_progress_limit or None,
+        "starvation": config.starvation,
+        # The grid observation has no hunger entry; the option is ignored there.
+        "hunger_feature": config.hunger_feature and config.observation == "features",
         "apple_reward": config.apple_reward,
         "death_reward": config.death_reward,
         "step_reward": config.step_reward,

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import copy
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as functional
 from torch import nn
+from torch.func import functional_call, grad_and_value
+from torch.nn import functional
 
 from agents.networks import NetworkSpec, build_q_network
 from agents.replay_buffer import ReplayBatch
+
+logger = logging.getLogger(__name__)
 
 OPTIMIZERS = ("adam", "rmsprop")
 LOSSES = ("huber", "mse")
@@ -33,6 +37,12 @@ class UpdateSettings:
         loss: ``"huber"`` (smooth L1) or ``"mse"``.
         optimizer: ``"adam"`` or ``"rmsprop"``.
         weight_decay: L2 penalty coefficient passed to the optimizer.
+        compile_update: Compute each update (targets, loss, gradients and clipping) as one
+            function compiled with ``torch.compile``. For small networks most of an eager
+            update is per-operation overhead, which compiling removes; the first update
+            then takes a few seconds to compile. Where compiling fails (no C++ compiler,
+            for example) the agent warns and keeps the eager update. Networks with
+            dropout always use the eager update.
     """
 
     learning_rate: float = 1e-3
@@ -43,6 +53,7 @@ class UpdateSettings:
     loss: str = "huber"
     optimizer: str = "adam"
     weight_decay: float = 0.0
+    compile_update: bool = False
 
 
 def masked_argmax(q_values: torch.Tensor, action_masks: torch.Tensor | None) -> torch.Tensor:
@@ -117,18 +128,19 @@ class DQNAgent:
         self.target_network.eval()
         for parameter in self.target_network.parameters():
             parameter.requires_grad_(False)
-        optimizer_class = torch.optim.Adam if settings.optimizer == "adam" else torch.optim.RMSprop
-        self.optimizer = optimizer_class(
-            self.q_network.parameters(),
-            lr=settings.learning_rate,
-            weight_decay=settings.weight_decay,
-        )
+        self.optimizer = _make_optimizer(self.q_network, settings)
         self.rng = np.random.default_rng(seed)
         self.num_updates = 0
         # Training and evaluation modes differ only through dropout; without it, switching
         # modes (a walk over every module) on each call is skipped.
         self._switch_modes = any(isinstance(m, nn.Dropout) for m in self.q_network.modules())
         self.q_network.eval()
+        self._compiled_update = None
+        if settings.compile_update and not self._switch_modes:
+            self._compiled_update = torch.compile(self._functional_update, dynamic=False)
+        # Parameters change in place (optimizer steps, load_state_dict), so these stay valid.
+        self._parameters = dict(self.q_network.named_parameters())
+        self._target_parameters = dict(self.target_network.named_parameters())
 
     def _as_tensor(self, observations: np.ndarray) -> torch.Tensor:
         # np.array copies, so read-only inputs (cached tables, for example) are safe to wrap.
@@ -176,16 +188,99 @@ class DQNAgent:
         Returns:
             The loss and the mean Q-value of the taken actions.
         """
-        settings = self.settings
-        observations = self._as_tensor(batch.observations)
-        next_observations = self._as_tensor(batch.next_observations)
-        actions = torch.as_tensor(batch.actions, device=self.device).long()
-        rewards = torch.as_tensor(batch.rewards, device=self.device)
-        terminations = torch.as_tensor(batch.terminations, device=self.device)
+        inputs = self._batch_tensors(batch)
+        if self._compiled_update is not None:
+            try:
+                # torch.func computes the gradients itself, so no outer autograd graph is
+                # recorded around the compiled call.
+                with torch.no_grad():
+                    gradients, loss, q_mean = self._compiled_update(
+                        self._parameters, self._target_parameters, *inputs
+                    )
+            except Exception as error:  # noqa: BLE001 - any compiler failure falls back
+                logger.warning(
+                    "torch.compile failed (%s: %s); using the eager update",
+                    type(error).__name__,
+                    str(error).splitlines()[0] if str(error) else "",
+                )
+                self._compiled_update = None
+            else:
+                for name, gradient in gradients.items():
+                    self._parameters[name].grad = gradient
+                self.optimizer.step()
+                self.num_updates += 1
+                return float(loss.item()), float(q_mean.item())
+        return self._eager_update(*inputs)
+
+    def _batch_tensors(self, batch: ReplayBatch) -> tuple[torch.Tensor | None, ...]:
         next_masks = None
         if batch.next_action_masks is not None:
             next_masks = torch.as_tensor(batch.next_action_masks, device=self.device)
+        return (
+            self._as_tensor(batch.observations),
+            self._as_tensor(batch.next_observations),
+            torch.as_tensor(batch.actions, device=self.device).long(),
+            torch.as_tensor(batch.rewards, device=self.device),
+            torch.as_tensor(batch.terminations, device=self.device),
+            next_masks,
+        )
 
+    def _td_loss(self, q_taken: torch.Tensor, td_target: torch.Tensor) -> torch.Tensor:
+        if self.settings.loss == "huber":
+            return functional.smooth_l1_loss(q_taken, td_target)
+        return functional.mse_loss(q_taken, td_target)
+
+    def _functional_update(
+        self,
+        parameters: dict[str, torch.Tensor],
+        target_parameters: dict[str, torch.Tensor],
+        observations: torch.Tensor,
+        next_observations: torch.Tensor,
+        actions: torch.Tensor,
+        rewards: torch.Tensor,
+        terminations: torch.Tensor,
+        next_masks: torch.Tensor | None,
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+        """Return clipped gradients, the loss and the mean taken Q-value, without side effects.
+
+        The same computation as :meth:`_eager_update` up to the optimizer step, written as
+        a pure function of the parameters so that ``torch.compile`` can turn targets,
+        forward and backward passes and clipping into one graph.
+        """
+        settings = self.settings
+        network = self.q_network
+        with torch.no_grad():
+            next_q_target = functional_call(network, target_parameters, (next_observations,))
+            next_q_online = None
+            if settings.double_q:
+                next_q_online = functional_call(network, parameters, (next_observations,))
+            td_target = compute_td_targets(
+                rewards, terminations, next_q_target, settings.gamma, next_masks, next_q_online
+            )
+
+        def loss_of(params: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+            q_values = functional_call(network, params, (observations,))
+            q_taken = q_values.gather(1, actions.unsqueeze(1)).squeeze(1)
+            return self._td_loss(q_taken, td_target), q_taken.mean()
+
+        gradients, (loss, q_mean) = grad_and_value(loss_of, has_aux=True)(parameters)
+        if settings.max_grad_norm > 0:
+            norms = torch.stack([torch.linalg.vector_norm(g) for g in gradients.values()])
+            total_norm = torch.linalg.vector_norm(norms)
+            scale = torch.clamp(settings.max_grad_norm / (total_norm + 1e-6), max=1.0)
+            gradients = {name: g * scale for name, g in gradients.items()}
+        return gradients, loss, q_mean
+
+    def _eager_update(
+        self,
+        observations: torch.Tensor,
+        next_observations: torch.Tensor,
+        actions: torch.Tensor,
+        rewards: torch.Tensor,
+        terminations: torch.Tensor,
+        next_masks: torch.Tensor | None,
+    ) -> tuple[float, float]:
+        settings = self.settings
         # Target: bootstrap from the target network, choosing the action online for Double DQN.
         with torch.no_grad():
             next_q_target = self.target_network(next_observations)
@@ -202,10 +297,7 @@ class DQNAgent:
         if self._switch_modes:
             self.q_network.train()
         q_taken = self.q_network(observations).gather(1, actions.unsqueeze(1)).squeeze(1)
-        if settings.loss == "huber":
-            loss = functional.smooth_l1_loss(q_taken, td_target)
-        else:
-            loss = functional.mse_loss(q_taken, td_target)
+        loss = self._td_loss(q_taken, td_target)
 
         # Optimise, clipping the gradient norm.
         self.optimizer.zero_grad(set_to_none=True)
@@ -252,3 +344,15 @@ class DQNAgent:
         self.optimizer.load_state_dict(state["optimizer"])
         self.num_updates = int(state["num_updates"])
         self.rng.bit_generator.state = state["rng_state"]
+
+
+def _make_optimizer(network: nn.Module, settings: UpdateSettings) -> torch.optim.Optimizer:
+    """Build the optimizer, fused into one kernel per step where this torch supports it."""
+    options = {"lr": settings.learning_rate, "weight_decay": settings.weight_decay}
+    if settings.optimizer == "rmsprop":
+        return torch.optim.RMSprop(network.parameters(), foreach=True, **options)
+    try:
+        return torch.optim.Adam(network.parameters(), fused=True, **options)
+    except (RuntimeError, TypeError, ValueError):
+        # Older torch builds fuse Adam only on GPUs.
+        return torch.optim.Adam(network.parameters(), **options)

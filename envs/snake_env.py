@@ -122,6 +122,9 @@ class SnakeEnv(gym.Env):
     - ``length_fraction``, in (0, 1]: snake length divided by the number of cells.
     - Two tail offsets, in [-1, 1]: cells from the head to the tail, scaled like the food
       offsets.
+    - ``hunger``, in [0, 1], only with ``hunger_feature=True``: steps since the last apple
+      (or the start) divided by the no-progress limit. Without it, how close the limit is
+      cannot be seen, so a starvation penalty could not be predicted from the observation.
 
     Reachability uses the board right after the move, see
     :meth:`envs.snake_rules.SnakeGame.assess_moves`. With absolute actions, the reversing
@@ -151,9 +154,11 @@ class SnakeEnv(gym.Env):
     ## Episode End
 
     Termination: the snake hits a wall or its body, or fills the board (a win, with the
-    apple reward of the last apple). Truncation: ``no_progress_factor * length`` steps pass
-    without eating since the last apple or the start, with no death penalty. A step that
-    dies is terminated even if it also reaches the limit. ``info["end_reason"]`` is
+    apple reward of the last apple). The no-progress end: ``no_progress_limit`` steps (by
+    default ``no_progress_factor * length``) pass without eating since the last apple or the
+    start. By default it is a truncation without penalty; with ``starvation=True`` the snake
+    starves: the episode terminates with ``death_reward``. A step that dies is terminated
+    even if it also reaches the limit. ``info["end_reason"]`` is
     ``"wall"``, ``"body"``, ``"win"`` or ``"no_progress"``, and ``None`` while running.
 
     ``info`` also contains ``score`` (apples eaten), ``length``, ``steps_since_food`` and
@@ -174,8 +179,13 @@ class SnakeEnv(gym.Env):
         height: Number of rows, overriding ``grid_size``.
         observation: ``"features"`` or ``"grid"``, see Observation Space.
         action_mode: ``"relative"`` or ``"absolute"``, see Action Space.
-        no_progress_factor: Steps allowed per cell of length between apples before
-            truncation, a positive integer.
+        no_progress_factor: Steps allowed per cell of length between apples before the
+            no-progress end, a positive integer.
+        no_progress_limit: Steps allowed between apples, the same at every length; None
+            uses ``no_progress_factor``.
+        starvation: End the episode at the no-progress limit as a death (terminated, with
+            ``death_reward``) instead of a truncation without penalty.
+        hunger_feature: Add the ``hunger`` entry to the feature observation.
         apple_reward: Reward for eating.
         death_reward: Reward for dying.
         step_reward: Reward for any other step, often 0 or a small negative number.
@@ -198,6 +208,9 @@ class SnakeEnv(gym.Env):
         observation: str = "features",
         action_mode: str = "relative",
         no_progress_factor: int = 100,
+        no_progress_limit: int | None = None,
+        starvation: bool = False,
+        hunger_feature: bool = False,
         apple_reward: float = 1.0,
         death_reward: float = -1.0,
         step_reward: float = 0.0,
@@ -212,8 +225,22 @@ class SnakeEnv(gym.Env):
             raise ValueError(f"expected an integer no_progress_factor, got {no_progress_factor!r}")
         if no_progress_factor < 1:
             raise ValueError(f"expected no_progress_factor >= 1, got {no_progress_factor}")
+        if no_progress_limit is not None and (
+            isinstance(no_progress_limit, bool)
+            or not isinstance(no_progress_limit, (int, np.integer))
+            or no_progress_limit < 1
+        ):
+            raise ValueError(
+                f"expected a positive integer or None for no_progress_limit, "
+                f"got {no_progress_limit!r}"
+            )
+        if hunger_feature and observation != "features":
+            raise ValueError("hunger_feature needs observation='features'")
         self.render_mode = render_mode
         self.observation = observation
+        self.no_progress_limit = None if no_progress_limit is None else int(no_progress_limit)
+        self.starvation = bool(starvation)
+        self.hunger_feature = bool(hunger_feature)
         self.action_mode = action_mode
         self.no_progress_factor = int(no_progress_factor)
         self.apple_reward = _validate_real("apple_reward", apple_reward)
@@ -232,6 +259,8 @@ class SnakeEnv(gym.Env):
         self._relative = action_mode == "relative"
         self.action_space = spaces.Discrete(3 if self._relative else NUM_DIRECTIONS)
         self.feature_names = FEATURE_NAMES_RELATIVE if self._relative else FEATURE_NAMES_ABSOLUTE
+        if self.hunger_feature:
+            self.feature_names = (*self.feature_names, "hunger")
         self.observation_space = self._build_observation_space()
 
         self.canvas: PygameCanvas | None = None
@@ -306,10 +335,14 @@ class SnakeEnv(gym.Env):
             scale = self.distance_shaping / (self.width + self.height - 2)
             reward += scale * (distance_before - distance_after)
 
-        # Truncate after too long without food, unless the step already ended the game.
-        limit = self.no_progress_factor * self.game.length
-        truncated = not terminated and self._steps_since_food >= limit
-        if terminated:
+        # The no-progress end, unless the step already ended the game: a truncation, or with
+        # starvation a death.
+        truncated = not terminated and self._steps_since_food >= self._no_progress_steps()
+        if truncated and self.starvation:
+            truncated, terminated = False, True
+            reward = self.death_reward
+            self._end_reason = "no_progress"
+        elif terminated:
             self._end_reason = self.game.end_cause
         elif truncated:
             self._end_reason = "no_progress"
@@ -388,6 +421,12 @@ class SnakeEnv(gym.Env):
             return (self.game.direction + _RELATIVE_TURNS[value]) % NUM_DIRECTIONS
         return value
 
+    def _no_progress_steps(self) -> int:
+        """Return the steps without food that end the episode at the current length."""
+        if self.no_progress_limit is not None:
+            return self.no_progress_limit
+        return self.no_progress_factor * self.game.length
+
     def _food_distance(self) -> int:
         if self.game.food is None:
             return 0
@@ -439,6 +478,8 @@ class SnakeEnv(gym.Env):
         features += [1.0 if assessment.tail_reachable else 0.0 for assessment in assessments]
         features.append(game.length / game.num_cells)
         features += self._offset(game.tail)
+        if self.hunger_feature:
+            features.append(min(1.0, self._steps_since_food / self._no_progress_steps()))
         return np.array(features, dtype=np.float32)
 
     def _food_features(self) -> list[float]:

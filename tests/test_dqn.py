@@ -195,3 +195,61 @@ def test_invalid_settings_rejected():
         make_agent(tau=0.0)
     with pytest.raises(ValueError, match="activation"):
         build_q_network(NetworkSpec(kind="mlp", input_shape=(2,), num_actions=2, activation="tanh"))
+
+
+def _random_batch(rng: np.random.Generator, size: int = 16) -> ReplayBatch:
+    masks = rng.random((size, 9)) < 0.6
+    masks[0] = False  # a next state without any legal move
+    return ReplayBatch(
+        observations=rng.integers(-1, 2, (size, 18)).astype(np.int8),
+        actions=rng.integers(0, 9, size).astype(np.int16),
+        rewards=rng.standard_normal(size).astype(np.float32),
+        next_observations=rng.integers(-1, 2, (size, 18)).astype(np.int8),
+        terminations=rng.random(size) < 0.3,
+        next_action_masks=masks,
+    )
+
+
+def test_compiled_update_matches_eager_update():
+    # The same start, batches and settings: after 5 updates (with a target refresh between)
+    # both agents hold the same weights, up to float rounding.
+    torch.manual_seed(0)
+    eager = make_agent(max_grad_norm=0.5)
+    torch.manual_seed(0)
+    compiled = make_agent(max_grad_norm=0.5, compile_update=True)
+    assert compiled._compiled_update is not None
+    rng = np.random.default_rng(1)
+    for update in range(5):
+        batch = _random_batch(rng)
+        eager_loss, eager_q = eager.train_on_batch(batch)
+        compiled_loss, compiled_q = compiled.train_on_batch(batch)
+        assert compiled_loss == pytest.approx(eager_loss, rel=1e-4, abs=1e-6)
+        assert compiled_q == pytest.approx(eager_q, rel=1e-4, abs=1e-6)
+        if update == 2:
+            eager.update_target_network()
+            compiled.update_target_network()
+    assert compiled._compiled_update is not None, "the compiled update fell back to eager"
+    for name, value in eager.q_network.state_dict().items():
+        torch.testing.assert_close(compiled.q_network.state_dict()[name], value)
+    assert compiled.num_updates == eager.num_updates == 5
+
+
+def test_compiled_update_falls_back_to_eager_without_a_compiler(monkeypatch, caplog):
+    import torch._dynamo
+    import torch._inductor.config as inductor_config
+
+    torch._dynamo.reset()
+    monkeypatch.setattr(inductor_config.cpp, "cxx", ("/nonexistent/c++",))
+    agent = make_agent(compile_update=True)
+    before = [parameter.detach().clone() for parameter in agent.q_network.parameters()]
+    with caplog.at_level("WARNING", logger="agents.dqn"):
+        loss, _ = agent.train_on_batch(_random_batch(np.random.default_rng(0)))
+    torch._dynamo.reset()
+    assert agent._compiled_update is None
+    assert "using the eager update" in caplog.text
+    assert np.isfinite(loss)
+    assert agent.num_updates == 1
+    changed = [
+        not torch.equal(old, new) for old, new in zip(before, agent.q_network.parameters())
+    ]
+    assert any(changed), "the eager fallback did not update the network"

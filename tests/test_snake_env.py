@@ -104,6 +104,39 @@ def test_relative_actions_never_reverse(heading):
         assert env.game.head == (5 + dx, 5 + dy)
 
 
+def test_starvation_ends_circling_snake_as_death_at_fixed_limit():
+    # The same circling snake with a fixed limit of 7 steps and starvation: step 7 ends the
+    # game as a death, with the death reward, terminated rather than truncated.
+    env = SnakeEnv(no_progress_limit=7, starvation=True, death_reward=-2.0, step_reward=-0.01)
+    env.reset(seed=0)
+    env.set_state([(5, 5), (4, 5), (4, 6)], RIGHT, (9, 9))
+    for step in range(1, 7):
+        _, reward, terminated, truncated, _ = env.step(TURN_RIGHT)
+        assert (terminated, truncated) == (False, False), f"ended at step {step}"
+        assert reward == pytest.approx(-0.01)
+    _, reward, terminated, truncated, info = env.step(TURN_RIGHT)
+    assert terminated
+    assert not truncated
+    assert reward == pytest.approx(-2.0)
+    assert info["end_reason"] == "no_progress"
+
+
+def test_hunger_feature_counts_towards_the_limit():
+    env = SnakeEnv(no_progress_limit=8, hunger_feature=True)
+    obs, _ = env.reset(seed=0)
+    assert env.feature_names[-1] == "hunger"
+    assert obs.shape == (23,)
+    assert env.observation_space.contains(obs)
+    env.set_state([(5, 5), (4, 5), (4, 6)], RIGHT, (9, 9))
+    hungers = [env.step(TURN_RIGHT)[0][-1] for _ in range(3)]
+    assert hungers == pytest.approx([1 / 8, 2 / 8, 3 / 8])
+    # Eating resets it: food straight ahead of the head.
+    env.set_state([(5, 5), (4, 5), (3, 5)], RIGHT, (6, 5))
+    obs, reward, *_ = env.step(STRAIGHT)
+    assert reward == pytest.approx(1.0)
+    assert obs[-1] == 0.0
+
+
 def test_action_masks_match_mode():
     relative = SnakeEnv()
     relative.reset(seed=0)
@@ -348,6 +381,9 @@ def test_seeded_episodes_are_deterministic():
         ({"death_reward": float("nan")}, "finite death_reward"),
         ({"step_reward": float("inf")}, "finite step_reward"),
         ({"distance_shaping": -0.5}, "distance_shaping >= 0.0, got -0.5"),
+        ({"no_progress_limit": 0}, "no_progress_limit, got 0"),
+        ({"no_progress_limit": True}, "no_progress_limit, got True"),
+        ({"hunger_feature": True, "observation": "grid"}, "hunger_feature needs"),
     ],
 )
 def test_constructor_rejects_invalid_arguments(kwargs, message):
