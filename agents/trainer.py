@@ -253,7 +253,8 @@ class Trainer:
                 while self.global_step < config.total_timesteps:
                     if self.stop_signals.received is not None:
                         interrupted = True
-                        self.request_stop(f"interrupted by {signal.Signals(self.stop_signals.received).name}")
+                        name = signal.Signals(self.stop_signals.received).name
+                        self.request_stop(f"interrupted by {name}")
                         break
                     if self.stop_reason is not None:
                         break
