@@ -171,6 +171,9 @@ class TrainConfig:
         "the no-progress end is a death with death_reward, not a truncation",
         env="snake",
     )
+    starvation_reward: float = _option(
+        -1.0, "reward for starving at the no-progress limit, with starvation", env="snake"
+    )
     hunger_feature: bool = _option(
         False,
         "add steps since the last apple over the limit to the feature observation",
@@ -558,6 +561,7 @@ def env_kwargs(config: TrainConfig, env_name: str) -> dict[str, Any]:
         "no_progress_factor": config.no_progress_factor,
         "no_progress_limit": config.no_progress_limit or None,
         "starvation": config.starvation,
+        "starvation_reward": config.starvation_reward,
         # The grid observation has no hunger entry; the option is ignored there.
         "hunger_feature": config.hunger_feature and config.observation == "features",
         "apple_reward": config.apple_reward,

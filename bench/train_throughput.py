@@ -91,7 +91,11 @@ def time_ours(env_name: str, steps: int, num_envs: int) -> float:
 
 
 def time_sb3(env_name: str, steps: int, num_envs: int) -> float:
-    """Return environment steps per second of Stable-Baselines3's DQN.learn."""
+    """Return environment steps per second of Stable-Baselines3's DQN.learn.
+
+    With one environment SB3's train_freq and gradient_steps take the same values as ours;
+    with several, they are converted so the updates per transition stay the same.
+    """
     from stable_baselines3 import DQN
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.vec_env import DummyVecEnv
@@ -135,6 +139,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=50_000, help="environment steps per run")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each learner")
     parser.add_argument("--num-envs", type=int, default=8, help="environments for both")
+    parser.add_argument(
+        "--sb3-num-envs",
+        type=int,
+        default=0,
+        help="environments for SB3 (default: --num-envs; 1 is SB3's default)",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads for both")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="game", help="settings")
     parser.add_argument(
@@ -143,6 +153,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "train_throughput.json"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    sb3_num_envs = args.sb3_num_envs or args.num_envs
     OVERRIDES.update(PRESETS[args.preset])
     OVERRIDES["torch_threads"] = args.threads
     for item in args.set:
@@ -153,13 +164,13 @@ def main() -> None:
         f"{args.env}: hidden_sizes {settings.hidden_sizes}, batch_size {settings.batch_size}, "
         f"train_freq {settings.train_freq}, gradient_steps {settings.gradient_steps}, "
         f"buffer_size {settings.buffer_size}, num_envs {settings.num_envs}, "
-        f"compile_update {settings.compile_update}"
+        f"compile_update {settings.compile_update}; SB3 num_envs {sb3_num_envs}"
     )
 
     ours, theirs = [], []
     for repeat in range(args.repeats):
         ours.append(time_ours(args.env, args.steps, args.num_envs))
-        theirs.append(time_sb3(args.env, args.steps, args.num_envs))
+        theirs.append(time_sb3(args.env, args.steps, sb3_num_envs))
         print(
             f"repeat {repeat + 1}: ours {ours[-1]:,.0f} steps/s, "
             f"SB3 DQN {theirs[-1]:,.0f} steps/s",
@@ -173,6 +184,7 @@ def main() -> None:
         "steps": args.steps,
         "repeats": args.repeats,
         "num_envs": args.num_envs,
+        "sb3_num_envs": sb3_num_envs,
         "threads": args.threads,
         "preset": args.preset,
         "overrides": {key: str(value) for key, value in OVERRIDES.items()},

@@ -157,7 +157,7 @@ class SnakeEnv(gym.Env):
     apple reward of the last apple). The no-progress end: ``no_progress_limit`` steps (by
     default ``no_progress_factor * length``) pass without eating since the last apple or the
     start. By default it is a truncation without penalty; with ``starvation=True`` the snake
-    starves: the episode terminates with ``death_reward``. A step that dies is terminated
+    starves: the episode terminates with ``starvation_reward`` (default ``death_reward``). A step that dies is terminated
     even if it also reaches the limit. ``info["end_reason"]`` is
     ``"wall"``, ``"body"``, ``"win"`` or ``"no_progress"``, and ``None`` while running.
 
@@ -184,7 +184,10 @@ class SnakeEnv(gym.Env):
         no_progress_limit: Steps allowed between apples, the same at every length; None
             uses ``no_progress_factor``.
         starvation: End the episode at the no-progress limit as a death (terminated, with
-            ``death_reward``) instead of a truncation without penalty.
+            ``starvation_reward``) instead of a truncation without penalty.
+        starvation_reward: Reward for starving; None uses ``death_reward``. Below
+            ``death_reward``, starving is worse than a collision, so circling until the
+            limit never beats trying for the food.
         hunger_feature: Add the ``hunger`` entry to the feature observation.
         apple_reward: Reward for eating.
         death_reward: Reward for dying.
@@ -210,6 +213,7 @@ class SnakeEnv(gym.Env):
         no_progress_factor: int = 100,
         no_progress_limit: int | None = None,
         starvation: bool = False,
+        starvation_reward: float | None = None,
         hunger_feature: bool = False,
         apple_reward: float = 1.0,
         death_reward: float = -1.0,
@@ -245,6 +249,11 @@ class SnakeEnv(gym.Env):
         self.no_progress_factor = int(no_progress_factor)
         self.apple_reward = _validate_real("apple_reward", apple_reward)
         self.death_reward = _validate_real("death_reward", death_reward)
+        self.starvation_reward = (
+            self.death_reward
+            if starvation_reward is None
+            else _validate_real("starvation_reward", starvation_reward)
+        )
         self.step_reward = _validate_real("step_reward", step_reward)
         self.distance_shaping = _validate_real("distance_shaping", distance_shaping, 0.0)
 
@@ -340,7 +349,7 @@ class SnakeEnv(gym.Env):
         truncated = not terminated and self._steps_since_food >= self._no_progress_steps()
         if truncated and self.starvation:
             truncated, terminated = False, True
-            reward = self.death_reward
+            reward = self.starvation_reward
             self._end_reason = "no_progress"
         elif terminated:
             self._end_reason = self.game.end_cause

@@ -107,7 +107,9 @@ def test_relative_actions_never_reverse(heading):
 def test_starvation_ends_circling_snake_as_death_at_fixed_limit():
     # The same circling snake with a fixed limit of 7 steps and starvation: step 7 ends the
     # game as a death, with the death reward, terminated rather than truncated.
-    env = SnakeEnv(no_progress_limit=7, starvation=True, death_reward=-2.0, step_reward=-0.01)
+    env = SnakeEnv(
+        no_progress_limit=7, starvation=True, starvation_reward=-2.0, step_reward=-0.01
+    )
     env.reset(seed=0)
     env.set_state([(5, 5), (4, 5), (4, 6)], RIGHT, (9, 9))
     for step in range(1, 7):
