@@ -205,9 +205,9 @@ def variant_notes(
         return []
     described = "; ".join(f"{variant.name}: `{variant.description}`" for variant in variants)
     summary = (
-        f"DQN variants are our DQN (--algo dqn) with these changes: {described}. A variant's "
-        "config file sets its hyperparameters, but the budget, seeds, evaluation protocol and "
-        "the options after -- are the comparison's."
+        f"DQN variants are our DQN (--algo dqn) with these changes: {described}. They share "
+        "the comparison's budget, seeds and evaluation protocol. Their KEY=VALUE changes "
+        "override the options after --, which override a variant's config file."
     )
     notes = [summary]
     if any(candidate.name == "dqn" for candidate in candidates):
