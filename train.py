@@ -83,20 +83,30 @@ def comma_list(kind: type) -> Any:
 def add_compare_parser(games: Any) -> None:
     """Add ``compare``: every algorithm and seed, one protocol, one report."""
     description = (
-        "Train each algorithm with each seed under the same budget and evaluation, then "
-        "write a report folder: evaluations.csv, report.md and plots. Finished runs are kept; "
-        "unfinished ones resume. Options after -- go to every train.py run, e.g. "
+        "Train each algorithm and DQN variant with each seed under the same budget and "
+        "evaluation, then write a report folder: evaluations.csv, report.md and plots. Finished "
+        "runs are kept; unfinished ones resume. Options after -- go to every train.py run, e.g. "
         "-- --eval-every 5000 --num-envs 8."
     )
     compare = games.add_parser(
-        "compare", help="compare algorithms over seeds", description=description
+        "compare", help="compare algorithms and DQN variants over seeds", description=description
     )
     compare.add_argument("game", choices=ENV_NAMES, help="game to compare on")
     compare.add_argument(
         "--algos",
         type=comma_list(str),
-        default=["dqn", "sb3-dqn", "sb3-ppo"],
-        help=f"comma-separated algorithms from {', '.join(ALGOS)} (default: dqn,sb3-dqn,sb3-ppo)",
+        default=None,
+        help=f"comma-separated algorithms from {', '.join(ALGOS)} (default: dqn,sb3-dqn,sb3-ppo, "
+        "or none when --variants is given)",
+    )
+    compare.add_argument(
+        "--variants",
+        nargs="+",
+        action="extend",
+        default=None,
+        metavar="NAME:KEY=VALUE[,KEY=VALUE...]",
+        help="variants of our DQN, each with option overrides or config=FILE, e.g. "
+        "rmsprop:optimizer=rmsprop deep:hidden_sizes=64,64,64",
     )
     compare.add_argument(
         "--seeds",
@@ -257,6 +267,9 @@ def run_compare(
     argv: list[str] | None,
 ) -> int:
     """Check the comparison's options, then train and report."""
+    args.variants = args.variants or []
+    if args.algos is None:
+        args.algos = [] if args.variants else ["dqn", "sb3-dqn", "sb3-ppo"]
     unknown = [algo for algo in args.algos if algo not in ALGOS]
     if unknown:
         parser.exit(
@@ -271,7 +284,13 @@ def run_compare(
             for key, value in vars(probe).items()
             if key in {f.name for f in fields_for_env(args.game)}
         }
-        resolve_config(args.game, {**explicit, "total_timesteps": args.total_timesteps})
+        for algo in args.algos:
+            resolve_config(
+                args.game, {**explicit, "algo": algo, "total_timesteps": args.total_timesteps}
+            )
+        from agents.compare_variants import parse_variants
+
+        variants = parse_variants(args.variants, args.game, explicit, args.total_timesteps)
     except ConfigError as error:
         parser.exit(2, f"train.py: error: {error}\n")
     from agents.compare import compare
@@ -288,6 +307,7 @@ def run_compare(
         args.jobs,
         command,
         args.baseline_hyperparameters,
+        variants,
     )
 
 

@@ -1,14 +1,18 @@
 """``train.py compare``: train several algorithms over several seeds and report side by side.
 
-Every run is a plain ``train.py`` run in ``OUT/runs/ALGO-seedS`` with the same environment,
-observation, rewards, seeds, step budget and evaluation protocol (the same ``eval_every``
-marks, episodes and evaluation seeds). A run that finished (``results.json`` present) is not
-trained again, and an unfinished one is resumed from its newest checkpoint, so the command
-can be stopped and started again. Runs go ``--jobs`` at a time, each in its own process.
+The candidates are algorithms (``--algos``) and variants of our DQN (``--variants``, see
+:mod:`agents.compare_variants`). Every run is a plain ``train.py`` run in
+``OUT/runs/NAME-seedS``, where NAME is the algorithm or the variant, with the same
+environment, seeds, step budget and evaluation protocol (the same ``eval_every`` marks,
+episodes and evaluation seeds). A run that finished (``results.json`` present, for the
+whole budget or stopped early by its own rule) is not trained again, and an unfinished one
+is resumed from its newest checkpoint, so the command can be stopped and started again.
+Runs go ``--jobs`` at a time, each in its own process.
 
-The report folder gets ``evaluations.csv`` (every evaluation of every run), ``report.md``
-(the table and the plots) and two PNG plots of the evaluation metric against environment
-steps and against wall-clock seconds, with the mean and a 95% confidence band over seeds.
+The report folder gets ``evaluations.csv`` (every evaluation of every run; a ``variant``
+column names the variant of a DQN variant's rows), ``report.md`` (the table and the plots)
+and two PNG plots of the evaluation metric against environment steps and against
+wall-clock seconds, with the mean and a 95% confidence band over seeds.
 """
 
 from __future__ import annotations
@@ -35,6 +39,28 @@ _T_975 = (
     2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
 )  # fmt: skip
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One algorithm or DQN variant of a comparison.
+
+    Attributes:
+        name: Label in the report and prefix of its run folders: the algorithm or variant name.
+        algo: The ``--algo`` of its runs.
+        options: Extra ``train.py`` options of its runs, after the shared ones.
+        description: What the variant changes, for the report; empty for a plain algorithm.
+    """
+
+    name: str
+    algo: str
+    options: tuple[str, ...] = ()
+    description: str = ""
+
+    @property
+    def is_variant(self) -> bool:
+        """Whether this is a DQN variant rather than a plain algorithm."""
+        return self.name != self.algo
 
 
 @dataclass
@@ -80,20 +106,25 @@ def confidence_interval(values: list[float]) -> tuple[float, float]:
     return mean, float(quantile * array.std(ddof=1) / math.sqrt(len(array)))
 
 
-def run_directory(out_dir: Path, algo: str, seed: int) -> Path:
-    """Return the folder of one run of a comparison."""
-    return out_dir / "runs" / f"{algo}-seed{seed}"
+def run_directory(out_dir: Path, name: str, seed: int) -> Path:
+    """Return the folder of one run of a comparison; ``name`` is an algorithm or variant."""
+    return out_dir / "runs" / f"{name}-seed{seed}"
 
 
 def is_finished(run_dir: Path, total_timesteps: int) -> bool:
-    """Return whether a run has its final results for at least ``total_timesteps`` steps."""
+    """Return whether a run has its final results for ``total_timesteps`` or an early stop."""
     path = run_dir / "results.json"
     if not path.exists():
         return False
     try:
-        return int(json.loads(path.read_text())["total_timesteps"]) >= total_timesteps
+        results = json.loads(path.read_text())
+        if int(results["total_timesteps"]) >= total_timesteps:
+            return True
     except (ValueError, KeyError, OSError):
         return False
+    # Only an early stop records another reason, because an interrupted run writes no
+    # results.json at all.
+    return results.get("stop_reason", "reached total_timesteps") != "reached total_timesteps"
 
 
 def train_command(
@@ -109,90 +140,99 @@ def train_command(
 
 def run_all(
     env_name: str,
-    algos: list[str],
+    candidates: list[Candidate],
     seeds: list[int],
     out_dir: Path,
     total_timesteps: int,
     options: list[str],
     jobs: int,
 ) -> list[tuple[str, int, int]]:
-    """Train every (algorithm, seed) pair that is not finished; return failed runs' exit codes."""
+    """Train every (candidate, seed) pair that is not finished; return failed runs' exit codes."""
     pending = []
-    for algo in algos:
+    for candidate in candidates:
         for seed in seeds:
-            run_dir = run_directory(out_dir, algo, seed)
+            run_dir = run_directory(out_dir, candidate.name, seed)
             if is_finished(run_dir, total_timesteps):
-                print(f"{algo} seed {seed}: finished earlier, kept")
+                print(f"{candidate.name} seed {seed}: finished earlier, kept")
                 continue
             resume = (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir())
-            pending.append((algo, seed, run_dir, resume))
+            pending.append((candidate, seed, run_dir, resume))
 
-    def train(item: tuple[str, int, Path, bool]) -> tuple[str, int, int]:
-        algo, seed, run_dir, resume = item
+    def train(item: tuple[Candidate, int, Path, bool]) -> tuple[str, int, int]:
+        candidate, seed, run_dir, resume = item
         run_dir.mkdir(parents=True, exist_ok=True)
         command = train_command(
             env_name,
-            algo,
+            candidate.algo,
             seed,
             run_dir,
-            ["--total-timesteps", str(total_timesteps), *options],
+            ["--total-timesteps", str(total_timesteps), *options, *candidate.options],
             resume,
         )
         started = time.monotonic()
-        print(f"{algo} seed {seed}: {'resuming' if resume else 'training'} ...", flush=True)
+        label = f"{candidate.name} seed {seed}"
+        print(f"{label}: {'resuming' if resume else 'training'} ...", flush=True)
         with (run_dir / "train.log").open("a", encoding="utf-8") as log:
             code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-        print(
-            f"{algo} seed {seed}: exit {code} after {time.monotonic() - started:.0f} s", flush=True
-        )
-        return algo, seed, code
+        print(f"{label}: exit {code} after {time.monotonic() - started:.0f} s", flush=True)
+        return candidate.name, seed, code
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         results = list(pool.map(train, pending))
     return [result for result in results if result[2] != 0]
 
 
-def read_evaluations(out_dir: Path, algos: list[str], seeds: list[int]) -> list[dict[str, Any]]:
-    """Collect every run's ``evaluations.csv`` rows, tagged with algorithm and seed."""
+def read_evaluations(
+    out_dir: Path, candidates: list[Candidate], seeds: list[int]
+) -> list[dict[str, Any]]:
+    """Collect every run's ``evaluations.csv`` rows, tagged with algorithm, variant and seed.
+
+    Each row's ``name`` is the candidate's name, which the tables and plots group by.
+    """
     rows = []
-    for algo in algos:
+    for candidate in candidates:
+        tags: dict[str, Any] = {"algo": candidate.algo}
+        if candidate.is_variant:
+            tags["variant"] = candidate.name
         for seed in seeds:
-            path = run_directory(out_dir, algo, seed) / "evaluations.csv"
+            path = run_directory(out_dir, candidate.name, seed) / "evaluations.csv"
             if not path.exists():
                 continue
             with path.open(encoding="utf-8") as handle:
                 for row in csv.DictReader(handle):
                     parsed = {key: float(value) for key, value in row.items() if value != ""}
-                    rows.append({"algo": algo, "seed": seed, **parsed})
+                    rows.append({**tags, "seed": seed, **parsed, "name": candidate.name})
     return rows
 
 
 def write_evaluations_csv(rows: list[dict[str, Any]], path: Path) -> None:
-    """Write all evaluation rows with the union of their columns."""
-    columns: list[str] = []
+    """Write all evaluation rows with the union of their columns, ``variant`` after ``algo``."""
+    columns: list[str] = ["algo"]
+    if any("variant" in row for row in rows):
+        columns.append("variant")
     for row in rows:
-        columns.extend(key for key in row if key not in columns)
+        columns.extend(key for key in row if key not in columns and key != "name")
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
 
 
 def summarise(
-    env_name: str, rows: list[dict[str, Any]], out_dir: Path, algos: list[str], seeds: list[int]
+    env_name: str, rows: list[dict[str, Any]], out_dir: Path, names: list[str], seeds: list[int]
 ) -> list[dict[str, str]]:
-    """Build one table row per algorithm: final metric, time to targets, throughput."""
+    """Build one table row per algorithm or variant: final metric, time to targets, throughput."""
     metric = METRICS[env_name]
     table = []
-    for algo in algos:
+    for name in names:
         results = []
         for seed in seeds:
-            path = run_directory(out_dir, algo, seed) / "results.json"
+            path = run_directory(out_dir, name, seed) / "results.json"
             if path.exists():
                 results.append(json.loads(path.read_text()))
         if not results:
             continue
-        row = {"Algorithm": algo, "Seeds": str(len(results))}
+        row = {"Algorithm": name, "Seeds": str(len(results))}
         final_values = [result["metrics"][metric.column] for result in results]
         mean, half = confidence_interval(final_values)
         row["Final " + metric.column] = f"{mean:.3f} ± {half:.3f}"
@@ -201,7 +241,7 @@ def summarise(
             row["Final lost lines"] = "{:.1f} ± {:.1f}".format(*confidence_interval(lines))
         for label, column, threshold in metric.targets:
             row[f"Steps to {label}"], row[f"Seconds to {label}"] = _time_to_target(
-                rows, algo, seeds, column, threshold, lower_is_target=column == "losing_lines"
+                rows, name, seeds, column, threshold, lower_is_target=column == "losing_lines"
             )
         speeds = [r["total_timesteps"] / max(1e-9, r["train_seconds"]) for r in results]
         row["Training steps/s"] = "{:.0f} ± {:.0f}".format(*confidence_interval(speeds))
@@ -211,7 +251,7 @@ def summarise(
 
 def _time_to_target(
     rows: list[dict[str, Any]],
-    algo: str,
+    name: str,
     seeds: list[int],
     column: str,
     threshold: float,
@@ -219,7 +259,7 @@ def _time_to_target(
 ) -> tuple[str, str]:
     steps, seconds = [], []
     for seed in seeds:
-        series = [r for r in rows if r["algo"] == algo and r["seed"] == seed and column in r]
+        series = [r for r in rows if r["name"] == name and r["seed"] == seed and column in r]
         series.sort(key=lambda r: r["global_step"])
         for row in series:
             reached = row[column] <= threshold if lower_is_target else row[column] >= threshold
@@ -234,7 +274,7 @@ def _time_to_target(
 
 
 def plot_curves(
-    env_name: str, rows: list[dict[str, Any]], algos: list[str], out_dir: Path
+    env_name: str, rows: list[dict[str, Any]], names: list[str], out_dir: Path
 ) -> list[Path]:
     """Plot the metric against steps and against seconds: mean over seeds, 95% band."""
     import matplotlib
@@ -244,17 +284,17 @@ def plot_curves(
 
     metric = METRICS[env_name]
     paths = []
-    for x_column, x_label, name in (
+    for x_column, x_label, file_name in (
         ("global_step", "environment steps", "metric_vs_steps.png"),
         ("wall_seconds", "wall-clock seconds (training and evaluation)", "metric_vs_seconds.png"),
     ):
         figure, axes = plt.subplots(figsize=(8, 5), dpi=110)
-        for algo in algos:
-            curve = _mean_curve(rows, algo, metric.column, x_column)
+        for name in names:
+            curve = _mean_curve(rows, name, metric.column, x_column)
             if curve is None:
                 continue
             x_values, means, halves = curve
-            axes.plot(x_values, means, label=algo, linewidth=2)
+            axes.plot(x_values, means, label=name, linewidth=2)
             # The t interval can leave the metric's range with few seeds; clip it there.
             low, high = metric.bounds
             lower = means - halves if low is None else np.maximum(means - halves, low)
@@ -266,7 +306,7 @@ def plot_curves(
         axes.grid(True, alpha=0.3)
         axes.legend()
         figure.tight_layout()
-        path = out_dir / name
+        path = out_dir / file_name
         figure.savefig(path)
         plt.close(figure)
         paths.append(path)
@@ -274,11 +314,11 @@ def plot_curves(
 
 
 def _mean_curve(
-    rows: list[dict[str, Any]], algo: str, column: str, x_column: str
+    rows: list[dict[str, Any]], name: str, column: str, x_column: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     by_step: dict[float, list[dict[str, Any]]] = {}
     for row in rows:
-        if row["algo"] == algo and column in row:
+        if row["name"] == name and column in row:
             by_step.setdefault(row["global_step"], []).append(row)
     if not by_step:
         return None
@@ -319,10 +359,11 @@ def write_report(
     plots: list[Path],
     out_dir: Path,
     notes: list[str],
+    title: str = "comparison of algorithms",
 ) -> Path:
     """Write ``report.md`` with the command, date, machine, table, plots and notes."""
     lines = [
-        f"# {env_name}: comparison of algorithms",
+        f"# {env_name}: {title}",
         "",
         f"Command: `{command}`",
         "",
@@ -363,24 +404,37 @@ def compare(
     jobs: int,
     command: str,
     hyperparameters: str = "ours",
+    variants: list[Candidate] | None = None,
 ) -> int:
     """Run a whole comparison and write its report; return the process exit code.
 
-    ``options`` are extra ``train.py`` options given to every run.
+    ``options`` are extra ``train.py`` options given to every run. ``variants`` are DQN
+    variants (see :func:`agents.compare_variants.parse_variants`) compared beside ``algos``.
     """
+    candidates = [Candidate(algo, algo) for algo in algos] + list(variants or [])
+    names = [candidate.name for candidate in candidates]
     out_dir.mkdir(parents=True, exist_ok=True)
-    failures = run_all(env_name, algos, seeds, out_dir, total_timesteps, options, jobs)
-    rows = read_evaluations(out_dir, algos, seeds)
+    failures = run_all(env_name, candidates, seeds, out_dir, total_timesteps, options, jobs)
+    rows = read_evaluations(out_dir, candidates, seeds)
     write_evaluations_csv(rows, out_dir / "evaluations.csv")
-    table = summarise(env_name, rows, out_dir, algos, seeds)
-    plots = plot_curves(env_name, rows, algos, out_dir)
+    table = summarise(env_name, rows, out_dir, names, seeds)
+    plots = plot_curves(env_name, rows, names, out_dir)
+    from agents.compare_variants import early_stop_notes, variant_notes
+
     notes = report_notes(env_name, algos, hyperparameters)
+    notes += variant_notes(env_name, rows, candidates)
+    notes += early_stop_notes(out_dir, candidates, seeds, total_timesteps)
     head_to_head = compare_at_equal_steps(env_name, rows, "dqn", "sb3-dqn")
     if head_to_head:
         notes.insert(0, head_to_head)
-    for algo, seed, code in failures:
-        notes.append(f"{algo} seed {seed} failed with exit code {code}; see its train.log.")
-    report = write_report(env_name, command, table, plots, out_dir, notes)
+    for name, seed, code in failures:
+        notes.append(f"{name} seed {seed} failed with exit code {code}; see its train.log.")
+    title = "comparison of algorithms"
+    if variants:
+        title = (
+            "comparison of algorithms and DQN variants" if algos else "comparison of DQN variants"
+        )
+    report = write_report(env_name, command, table, plots, out_dir, notes, title)
     print(f"Report: {report}")
     return 1 if failures else 0
 
@@ -415,6 +469,8 @@ def compare_at_equal_steps(
 
 def report_notes(env_name: str, algos: list[str], hyperparameters: str) -> list[str]:
     """Explain what a reader of the report must know about the settings."""
+    if not any(algo.startswith("sb3-") for algo in algos):
+        return []
     notes = [
         "Stable-Baselines3 algorithms use "
         + (

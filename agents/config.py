@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from agents.schedules import LR_SCHEDULES, validate_schedule_options
+
 ENV_NAMES = ("tictactoe", "snake")
 ALGOS = ("dqn", "sb3-dqn", "sb3-ppo", "sb3-a2c", "sb3-maskable-ppo")
 
@@ -117,6 +119,42 @@ class TrainConfig:
     activation: str = _option("relu", "hidden activation", choices=("relu", "leaky_relu", "elu"))
     dropout: float = _option(0.0, "dropout probability in training (0: off)")
     dueling: bool = _option(False, "dueling head: state value plus action advantages")
+
+    # Learning-rate schedule and early stopping of our DQN (see agents/schedules.py).
+    lr_schedule: str = _option(
+        "constant",
+        "learning rate: constant, linear or cosine decay over total_timesteps, or plateau "
+        "(reduced when the evaluation score stops improving)",
+        choices=LR_SCHEDULES,
+    )
+    lr_warmup_steps: int = _option(
+        0,
+        "warm-up: the learning rate rises linearly from 0 over the first this many steps of the "
+        "run, then the schedule applies (steps; 0: off)",
+    )
+    lr_final_fraction: float = _option(
+        0.1, "linear and cosine: the final learning rate as a fraction of learning_rate"
+    )
+    lr_plateau_factor: float = _option(
+        0.5, "plateau: multiply the learning rate by this at each reduction"
+    )
+    lr_plateau_patience: int = _option(
+        3, "plateau: evaluations in a row without a better score before a reduction (evaluations)"
+    )
+    lr_min: float = _option(0.0, "plateau: lowest learning rate a reduction can reach")
+    stop_at_target: bool = _option(
+        False,
+        "stop at the first evaluation that reaches the target: tic-tac-toe never loses in the "
+        "exhaustive check (3 x 3 only); snake a greedy mean of target_score apples",
+    )
+    target_score: float = _option(
+        0.0, "greedy mean score that --stop-at-target stops at (apples; 0: no target)", env="snake"
+    )
+    early_stop_patience: int = _option(
+        0,
+        "stop when the evaluation score has not improved for this many evaluations "
+        "(evaluations; 0: off)",
+    )
 
     # Stable-Baselines3 baselines (--algo sb3-*).
     baseline_hyperparameters: str = _option(
@@ -539,6 +577,7 @@ def validate_config(config: TrainConfig, env_name: str) -> None:
             raise ConfigError("network 'cnn' needs observation 'grid'")
     if config.device not in ("cpu", "auto") and not config.device.startswith("cuda"):
         raise ConfigError(f"device must be cpu, auto, cuda or cuda:N, got {config.device!r}")
+    validate_schedule_options(config, env_name)
 
 
 def config_to_dict(config: TrainConfig, env_name: str) -> dict[str, Any]:

@@ -60,6 +60,7 @@ from agents.run_support import (
     resolve_device,
     write_results,
 )
+from agents.schedules import RunSchedules
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +138,7 @@ class Trainer:
         self.last_eval_step = 0
         self.last_log_step = 0
         self.latest_eval: dict[str, float] | None = None
+        self.schedules = RunSchedules(config, env_name)
         if resume is not None:
             self._restore(resume)
 
@@ -157,7 +159,9 @@ class Trainer:
         self.stop_signals = StopSignals()
         # Called as callback(trainer, metrics) after each periodic evaluation. A callback may
         # call request_stop() to end the run early, or raise to abandon it.
-        self.evaluation_callbacks: list[Callable[[Trainer, dict[str, float]], None]] = []
+        self.evaluation_callbacks: list[Callable[[Trainer, dict[str, float]], None]] = [
+            self.schedules.on_evaluation
+        ]
         self.stop_reason: str | None = None
 
     def request_stop(self, reason: str) -> None:
@@ -203,6 +207,8 @@ class Trainer:
         self.last_save_step = self.global_step
         self.last_eval_step = int(counters["last_eval_step"])
         self.last_log_step = self.global_step
+        # Checkpoints written before learning-rate schedules existed have no "schedules".
+        self.schedules.load_state_dict(payload.get("schedules"))
         random.setstate(as_random_state(payload["random_state"]))
         torch.set_rng_state(payload["torch_rng_state"])
         saved_at = payload.get("checkpoint_path")
@@ -311,6 +317,7 @@ class Trainer:
 
     def _learn(self) -> None:
         config = self.config
+        self.agent.set_learning_rate(self.schedules.learning_rate.value(self.global_step))
         if self.global_step < config.learning_starts or len(self.replay_buffer) < config.batch_size:
             return
         due = (
@@ -477,6 +484,7 @@ class Trainer:
                     "eval_seconds": self.eval_seconds,
                     "last_eval_step": self.last_eval_step,
                 },
+                "schedules": self.schedules.state_dict(),
                 "random_state": random_state_as_lists(random.getstate()),
                 "torch_rng_state": torch.get_rng_state(),
             }
