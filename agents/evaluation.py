@@ -179,16 +179,25 @@ def evaluate_tictactoe(
             balance += (counts["win"] - counts["loss"]) / num_games
 
     if "losing_lines" in metrics:
-        # Rank by the share of lines lost, not their count: a model that ends games early
-        # with illegal moves reaches fewer lines, and a count would reward it for that.
-        loss_share = (
-            metrics["losing_lines_as_x"] / metrics["lines_as_x"]
-            + metrics["losing_lines_as_o"] / metrics["lines_as_o"]
-        )
-        metrics["score"] = -loss_share + metrics["optimal_move_rate"]
+        metrics["score"] = tictactoe_score(metrics)
     else:
         metrics["score"] = balance
     return metrics
+
+
+def tictactoe_score(metrics: dict[str, float]) -> float:
+    """Return the 3 x 3 ranking score: the share of lost lines first, then optimal moves.
+
+    The share, not the count: a model that ends games early with illegal moves reaches
+    fewer lines, and a count would reward it for that. A deterministic player meets at most
+    945 lines per side, so one lost line costs more than 1000 / 945 > 1, more than any
+    difference in the optimal-move rate can give back.
+    """
+    loss_share = (
+        metrics["losing_lines_as_x"] / metrics["lines_as_x"]
+        + metrics["losing_lines_as_o"] / metrics["lines_as_o"]
+    )
+    return metrics["optimal_move_rate"] - 1000.0 * loss_share
 
 
 def evaluate_snake(

@@ -118,3 +118,22 @@ def test_random_selfplay_rewards_are_zero_sum(seed):
         assert set(terminal_rewards.tolist()) <= {-1.0, 0.0, 1.0}
         assert np.all(arrays["rewards"][~arrays["terminations"]] == 0.0)
         assert terminal_rewards.sum() == 0.0
+
+
+def test_one_lost_line_outranks_any_optimal_move_rate():
+    from agents.evaluation import tictactoe_score
+
+    never_loses = {
+        "losing_lines_as_x": 0, "lines_as_x": 80, "losing_lines_as_o": 0, "lines_as_o": 440,
+        "optimal_move_rate": 0.90,
+    }
+    # The most lines a deterministic player meets as O on 3 x 3 is 9 * 7 * 5 * 3 = 945.
+    loses_one_line = {
+        "losing_lines_as_x": 0, "lines_as_x": 384, "losing_lines_as_o": 1, "lines_as_o": 945,
+        "optimal_move_rate": 1.0,
+    }
+    assert tictactoe_score(never_loses) > tictactoe_score(loses_one_line)
+    assert tictactoe_score(never_loses) == pytest.approx(0.90)
+    fewer_losses = {**loses_one_line, "optimal_move_rate": 0.5}
+    more_losses = {**loses_one_line, "losing_lines_as_o": 2}
+    assert tictactoe_score(fewer_losses) > tictactoe_score(more_losses)
