@@ -56,7 +56,7 @@ def compute_td_targets(
     rewards: torch.Tensor,
     terminations: torch.Tensor,
     next_q_target: torch.Tensor,
-    gamma: float,
+    gamma: float | torch.Tensor,
     next_action_masks: torch.Tensor | None = None,
     next_q_online: torch.Tensor | None = None,
 ) -> torch.Tensor:
@@ -71,7 +71,8 @@ def compute_td_targets(
         rewards: Shape (batch,).
         terminations: Shape (batch,), true where the episode ended by its own rules.
         next_q_target: Target-network Q-values of the next observations, (batch, actions).
-        gamma: Discount factor.
+        gamma: Discount factor, or one discount per transition, (batch,): ``gamma ** k``
+            for n-step transitions that span ``k`` steps.
         next_action_masks: Legal actions in the next observations, (batch, actions) bool.
         next_q_online: Online-network Q-values of the next observations, for Double DQN.
     """
@@ -170,11 +171,15 @@ class DQNAgent:
             actions[explore] = scores.argmax(axis=1)
         return actions
 
-    def train_on_batch(self, batch: ReplayBatch) -> tuple[float, float]:
+    def train_on_batch(self, batch: ReplayBatch) -> tuple[float, float, np.ndarray]:
         """Take one gradient step on a replay batch.
 
+        The batch's per-transition ``discounts`` replace ``gamma`` where given, and its
+        ``weights`` turn the loss into a weighted mean.
+
         Returns:
-            The loss and the mean Q-value of the taken actions.
+            The loss, the mean Q-value of the taken actions, and the absolute TD error of
+            each transition (batch,), measured before the step, for prioritized replay.
         """
         settings = self.settings
         observations = self._as_tensor(batch.observations)
@@ -182,6 +187,9 @@ class DQNAgent:
         actions = torch.as_tensor(batch.actions, device=self.device).long()
         rewards = torch.as_tensor(batch.rewards, device=self.device)
         terminations = torch.as_tensor(batch.terminations, device=self.device)
+        discounts: float | torch.Tensor = settings.gamma
+        if batch.discounts is not None:
+            discounts = torch.as_tensor(batch.discounts, device=self.device)
         next_masks = None
         if batch.next_action_masks is not None:
             next_masks = torch.as_tensor(batch.next_action_masks, device=self.device)
@@ -195,7 +203,7 @@ class DQNAgent:
                     self.q_network.eval()
                 next_q_online = self.q_network(next_observations)
             td_target = compute_td_targets(
-                rewards, terminations, next_q_target, settings.gamma, next_masks, next_q_online
+                rewards, terminations, next_q_target, discounts, next_masks, next_q_online
             )
 
         # Prediction: Q-values of the actions that were taken.
@@ -203,9 +211,14 @@ class DQNAgent:
             self.q_network.train()
         q_taken = self.q_network(observations).gather(1, actions.unsqueeze(1)).squeeze(1)
         if settings.loss == "huber":
-            loss = functional.smooth_l1_loss(q_taken, td_target)
+            losses = functional.smooth_l1_loss(q_taken, td_target, reduction="none")
         else:
-            loss = functional.mse_loss(q_taken, td_target)
+            losses = functional.mse_loss(q_taken, td_target, reduction="none")
+        if batch.weights is None:
+            loss = losses.mean()
+        else:
+            loss = (torch.as_tensor(batch.weights, device=self.device) * losses).mean()
+        td_errors = (td_target - q_taken.detach()).abs()
 
         # Optimise, clipping the gradient norm.
         self.optimizer.zero_grad(set_to_none=True)
@@ -216,7 +229,11 @@ class DQNAgent:
         if self._switch_modes:
             self.q_network.eval()
         self.num_updates += 1
-        return float(loss.item()), float(q_taken.detach().mean().item())
+        return (
+            float(loss.item()),
+            float(q_taken.detach().mean().item()),
+            td_errors.cpu().numpy(),
+        )
 
     @torch.no_grad()
     def update_target_network(self) -> None:

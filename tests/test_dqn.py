@@ -114,7 +114,7 @@ def test_update_moves_q_toward_target():
     )
     before = agent.q_values(observations[:1])[0, 3]
     for _ in range(200):
-        loss, _ = agent.train_on_batch(batch)
+        loss, _, _ = agent.train_on_batch(batch)
     after = agent.q_values(observations[:1])[0, 3]
     assert abs(after - 1.0) < abs(before - 1.0)
     assert after == pytest.approx(1.0, abs=0.05)
