@@ -75,9 +75,10 @@ class SumTree:
         nodes = unique + self.num_leaves
         self.nodes[nodes] = priorities[::-1][position_in_reversed]
 
-        # Recompute the ancestors, one level at a time up to the root.
+        # Recompute the ancestors, one level at a time up to the root. Repeated parents
+        # are written twice with the same sum, which is harmless.
         for _ in range(self.depth):
-            nodes = np.unique(nodes // 2)
+            nodes = nodes // 2
             self.nodes[nodes] = self.nodes[2 * nodes] + self.nodes[2 * nodes + 1]
 
     def set_all(self, priorities: np.ndarray) -> None:
