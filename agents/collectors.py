@@ -11,6 +11,10 @@ mover's transition gets the mover's reward (+1 for a win, 0 for a draw) and is t
 and the opponent's pending transition gets the negated reward (-1 after a loss, 0 after a
 draw) and is terminal too. The target is then the plain ``r + gamma * max Q(s')`` with no
 sign flip, and the opponent is always the current network with the same exploration.
+
+n-step returns (``n_step > 1``) are built per stream by :class:`agents.nstep.NStepAccumulator`
+before the transitions leave a collector: per environment for single-agent games, and per
+board and player for self-play, where the n steps are the player's own moves.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.nstep import NStepAccumulator, NStepTransition
 from envs.tictactoe_rules import symmetry_action_maps, symmetry_permutations
 
 
@@ -33,6 +38,7 @@ class Transitions:
     next_observations: list[np.ndarray] = field(default_factory=list)
     terminations: list[bool] = field(default_factory=list)
     next_action_masks: list[np.ndarray] = field(default_factory=list)
+    num_steps: list[int] = field(default_factory=list)
 
     def append(
         self,
@@ -42,14 +48,16 @@ class Transitions:
         next_observation: np.ndarray,
         terminated: bool,
         next_action_mask: np.ndarray,
+        num_steps: int = 1,
     ) -> None:
-        """Add one transition."""
+        """Add one transition spanning ``num_steps`` steps."""
         self.observations.append(observation)
         self.actions.append(action)
         self.rewards.append(reward)
         self.next_observations.append(next_observation)
         self.terminations.append(terminated)
         self.next_action_masks.append(next_action_mask)
+        self.num_steps.append(num_steps)
 
     def __len__(self) -> int:
         return len(self.actions)
@@ -63,6 +71,7 @@ class Transitions:
             "next_observations": np.stack(self.next_observations),
             "terminations": np.asarray(self.terminations, dtype=np.bool_),
             "next_action_masks": np.stack(self.next_action_masks),
+            "num_steps": np.asarray(self.num_steps, dtype=np.uint8),
         }
 
 
@@ -95,10 +104,13 @@ class EnvCollector:
     Args:
         envs: Environments that report ``info["action_mask"]``.
         seed: Environment ``i`` is first reset with ``seed + i``.
+        n_step: Steps summed into each transition (1: one-step transitions).
+        gamma: Discount factor inside the n-step sums.
     """
 
-    def __init__(self, envs: list[Any], seed: int) -> None:
+    def __init__(self, envs: list[Any], seed: int, *, n_step: int = 1, gamma: float = 0.99) -> None:
         self.envs = envs
+        self.n_step_accumulator = NStepAccumulator(n_step, gamma)
         self.observations: list[np.ndarray] = []
         self.masks: list[np.ndarray] = []
         self.returns = [0.0] * len(envs)
@@ -119,14 +131,18 @@ class EnvCollector:
             env = self.envs[index]
             action = int(actions[index])
             next_observation, reward, terminated, truncated, info = env.step(action)
-            transitions.append(
+            completed = self.n_step_accumulator.push(
+                index,
                 observations[index],
                 action,
                 float(reward),
                 next_observation,
                 terminated,
                 info["action_mask"],
+                episode_over=terminated or truncated,
             )
+            for transition in completed:
+                _append(transitions, transition)
             self.returns[index] += float(reward)
             self.lengths[index] += 1
             if terminated or truncated:
@@ -152,11 +168,23 @@ class SelfPlayCollector:
         seed: Board ``i`` is first reset with ``seed + i``.
         augment_symmetries: Also store the 7 rotated and reflected copies of each
             transition, which are equally valid because the rules are symmetric.
+        n_step: Own moves summed into each transition (1: one-step transitions).
+        gamma: Discount factor inside the n-step sums.
     """
 
-    def __init__(self, envs: list[Any], seed: int, *, augment_symmetries: bool) -> None:
+    def __init__(
+        self,
+        envs: list[Any],
+        seed: int,
+        *,
+        augment_symmetries: bool,
+        n_step: int = 1,
+        gamma: float = 0.99,
+    ) -> None:
         self.envs = envs
         self.augment_symmetries = augment_symmetries
+        # Streams are keyed by (board, player), and a game's end closes both of its streams.
+        self.n_step_accumulator = NStepAccumulator(n_step, gamma)
         board_size = envs[0].unwrapped.game.board_size
         self.permutations = symmetry_permutations(board_size)  # (8, cells)
         self.action_maps = symmetry_action_maps(board_size)  # (8, cells)
@@ -206,14 +234,17 @@ class SelfPlayCollector:
             # The position this player faces now completes its previous transition.
             pending = self.pending[index][player]
             if pending is not None:
-                self._store(transitions, *pending, 0.0, observation, False, masks[index])
+                self._push(
+                    transitions, (index, player), *pending, 0.0, observation, False, masks[index]
+                )
 
             next_observation, reward, terminated, truncated, info = env.step(action)
             self.lengths[index] += 1
             if terminated or truncated:
                 # Game over: the mover's reward and its negation close both sides.
-                self._store(
+                self._push(
                     transitions,
+                    (index, player),
                     observation,
                     action,
                     float(reward),
@@ -223,8 +254,9 @@ class SelfPlayCollector:
                 )
                 opponent_pending = self.pending[index][1 - player]
                 if opponent_pending is not None:
-                    self._store(
+                    self._push(
                         transitions,
+                        (index, 1 - player),
                         *opponent_pending,
                         -float(reward),
                         next_observation,
@@ -242,9 +274,10 @@ class SelfPlayCollector:
             self.players[index] = int(info["current_player"])
         return transitions, finished
 
-    def _store(
+    def _push(
         self,
         transitions: Transitions,
+        stream: tuple[int, int],
         observation: np.ndarray,
         action: int,
         reward: float,
@@ -252,22 +285,50 @@ class SelfPlayCollector:
         terminated: bool,
         next_mask: np.ndarray,
     ) -> None:
+        # Every self-play game ends by the rules, so a terminal step closes the stream.
+        completed = self.n_step_accumulator.push(
+            stream,
+            observation,
+            action,
+            reward,
+            next_observation,
+            terminated,
+            next_mask,
+            episode_over=terminated,
+        )
+        for transition in completed:
+            self._store(transitions, transition)
+
+    def _store(self, transitions: Transitions, transition: NStepTransition) -> None:
         if not self.augment_symmetries:
-            transitions.append(observation, action, reward, next_observation, terminated, next_mask)
+            _append(transitions, transition)
             return
         for symmetry in range(8):
             permutation = self.permutations[symmetry]
             planes = self.plane_permutations[symmetry]
             transitions.append(
-                observation[planes],
-                int(self.action_maps[symmetry][action]),
-                reward,
-                next_observation[planes],
-                terminated,
-                next_mask[permutation],
+                transition.observation[planes],
+                int(self.action_maps[symmetry][transition.action]),
+                transition.reward,
+                transition.next_observation[planes],
+                transition.terminated,
+                transition.next_action_mask[permutation],
+                transition.num_steps,
             )
 
     def close(self) -> None:
         """Close every environment."""
         for env in self.envs:
             env.close()
+
+
+def _append(transitions: Transitions, transition: NStepTransition) -> None:
+    transitions.append(
+        transition.observation,
+        transition.action,
+        transition.reward,
+        transition.next_observation,
+        transition.terminated,
+        transition.next_action_mask,
+        transition.num_steps,
+    )

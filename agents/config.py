@@ -119,6 +119,24 @@ class TrainConfig:
     activation: str = _option("relu", "hidden activation", choices=("relu", "leaky_relu", "elu"))
     dropout: float = _option(0.0, "dropout probability in training (0: off)")
     dueling: bool = _option(False, "dueling head: state value plus action advantages")
+    n_step: int = _option(
+        1,
+        "n-step returns: sum this many rewards and bootstrap from the observation that many "
+        "steps (own moves in tic-tac-toe) later (steps; 1: off)",
+    )
+    prioritized_replay: bool = _option(
+        False, "prioritized experience replay: sample transitions by their TD error"
+    )
+    per_alpha: float = _option(0.6, "prioritized replay: priority exponent (0: uniform)")
+    per_beta: float = _option(
+        0.4, "prioritized replay: importance-sampling exponent at the start of the run"
+    )
+    per_beta_final: float = _option(
+        1.0, "prioritized replay: importance-sampling exponent at the end, reached linearly"
+    )
+    per_eps: float = _option(
+        1e-6, "prioritized replay: added to each absolute TD error so no priority is 0"
+    )
 
     # Learning-rate schedule and early stopping of our DQN (see agents/schedules.py).
     lr_schedule: str = _option(
@@ -527,13 +545,22 @@ def validate_config(config: TrainConfig, env_name: str) -> None:
         raise ConfigError(
             f"hidden layers have at most 65,536 units, got {list(config.hidden_sizes)}"
         )
-    # One step of tic-tac-toe self-play can add 2 transitions per board, 8 copies each.
-    per_step = config.num_envs * 16
+    if not 1 <= config.n_step <= 100:
+        raise ConfigError(f"n_step must be between 1 and 100, got {config.n_step}")
+    # One step of tic-tac-toe self-play can close 2 transitions per board (up to n_step each
+    # with n-step returns), 8 copies each.
+    per_step = config.num_envs * 16 * config.n_step
     if config.buffer_size < max(config.batch_size, per_step):
         raise ConfigError(
             f"buffer_size must be at least batch_size ({config.batch_size}) and 16 x num_envs "
-            f"({per_step}), got {config.buffer_size}"
+            f"x n_step ({per_step}), got {config.buffer_size}"
         )
+    for name in ("per_alpha", "per_beta", "per_beta_final"):
+        value = getattr(config, name)
+        if not 0.0 <= value <= 1.0:
+            raise ConfigError(f"{name} must be between 0 and 1, got {value}")
+    if not config.per_eps > 0:
+        raise ConfigError(f"per_eps must be positive, got {config.per_eps}")
     if not config.learning_rate > 0 or not math.isfinite(config.learning_rate):
         raise ConfigError(f"learning_rate must be positive, got {config.learning_rate}")
     if any(size <= 0 for size in config.hidden_sizes):

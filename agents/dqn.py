@@ -67,7 +67,7 @@ def compute_td_targets(
     rewards: torch.Tensor,
     terminations: torch.Tensor,
     next_q_target: torch.Tensor,
-    gamma: float,
+    gamma: float | torch.Tensor,
     next_action_masks: torch.Tensor | None = None,
     next_q_online: torch.Tensor | None = None,
 ) -> torch.Tensor:
@@ -82,7 +82,8 @@ def compute_td_targets(
         rewards: Shape (batch,).
         terminations: Shape (batch,), true where the episode ended by its own rules.
         next_q_target: Target-network Q-values of the next observations, (batch, actions).
-        gamma: Discount factor.
+        gamma: Discount factor, or one discount per transition, (batch,): ``gamma ** k``
+            for n-step transitions that span ``k`` steps.
         next_action_masks: Legal actions in the next observations, (batch, actions) bool.
         next_q_online: Online-network Q-values of the next observations, for Double DQN.
     """
@@ -182,11 +183,15 @@ class DQNAgent:
             actions[explore] = scores.argmax(axis=1)
         return actions
 
-    def train_on_batch(self, batch: ReplayBatch) -> tuple[float, float]:
+    def train_on_batch(self, batch: ReplayBatch) -> tuple[float, float, np.ndarray]:
         """Take one gradient step on a replay batch.
 
+        The batch's per-transition ``discounts`` replace ``gamma`` where given, and its
+        ``weights`` turn the loss into a weighted mean.
+
         Returns:
-            The loss and the mean Q-value of the taken actions.
+            The loss, the mean Q-value of the taken actions, and the absolute TD error of
+            each transition (batch,), measured before the step, for prioritized replay.
         """
         inputs = self._batch_tensors(batch)
         if self._compiled_update is not None:
@@ -194,7 +199,7 @@ class DQNAgent:
                 # torch.func computes the gradients itself, so no outer autograd graph is
                 # recorded around the compiled call.
                 with torch.no_grad():
-                    gradients, loss, q_mean = self._compiled_update(
+                    gradients, loss, q_mean, td_errors = self._compiled_update(
                         self._parameters, self._target_parameters, *inputs
                     )
             except Exception as error:  # noqa: BLE001 - any compiler failure falls back
@@ -209,13 +214,17 @@ class DQNAgent:
                     self._parameters[name].grad = gradient
                 self.optimizer.step()
                 self.num_updates += 1
-                return float(loss.item()), float(q_mean.item())
+                return float(loss.item()), float(q_mean.item()), td_errors.cpu().numpy()
         return self._eager_update(*inputs)
 
     def _batch_tensors(self, batch: ReplayBatch) -> tuple[torch.Tensor | None, ...]:
-        next_masks = None
+        next_masks = discounts = weights = None
         if batch.next_action_masks is not None:
             next_masks = torch.as_tensor(batch.next_action_masks, device=self.device)
+        if batch.discounts is not None:
+            discounts = torch.as_tensor(batch.discounts, device=self.device)
+        if batch.weights is not None:
+            weights = torch.as_tensor(batch.weights, device=self.device)
         return (
             self._as_tensor(batch.observations),
             self._as_tensor(batch.next_observations),
@@ -223,12 +232,18 @@ class DQNAgent:
             torch.as_tensor(batch.rewards, device=self.device),
             torch.as_tensor(batch.terminations, device=self.device),
             next_masks,
+            discounts,
+            weights,
         )
 
-    def _td_loss(self, q_taken: torch.Tensor, td_target: torch.Tensor) -> torch.Tensor:
+    def _td_loss(
+        self, q_taken: torch.Tensor, td_target: torch.Tensor, weights: torch.Tensor | None
+    ) -> torch.Tensor:
         if self.settings.loss == "huber":
-            return functional.smooth_l1_loss(q_taken, td_target)
-        return functional.mse_loss(q_taken, td_target)
+            losses = functional.smooth_l1_loss(q_taken, td_target, reduction="none")
+        else:
+            losses = functional.mse_loss(q_taken, td_target, reduction="none")
+        return losses.mean() if weights is None else (weights * losses).mean()
 
     def _functional_update(
         self,
@@ -240,8 +255,12 @@ class DQNAgent:
         rewards: torch.Tensor,
         terminations: torch.Tensor,
         next_masks: torch.Tensor | None,
-    ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
-        """Return clipped gradients, the loss and the mean taken Q-value, without side effects.
+        discounts: torch.Tensor | None,
+        weights: torch.Tensor | None,
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Return clipped gradients, the loss, the mean taken Q-value and absolute TD errors.
+
+        Nothing is changed in place.
 
         The same computation as :meth:`_eager_update` up to the optimizer step, written as
         a pure function of the parameters so that ``torch.compile`` can turn targets,
@@ -254,22 +273,23 @@ class DQNAgent:
             next_q_online = None
             if settings.double_q:
                 next_q_online = functional_call(network, parameters, (next_observations,))
+            gamma = settings.gamma if discounts is None else discounts
             td_target = compute_td_targets(
-                rewards, terminations, next_q_target, settings.gamma, next_masks, next_q_online
+                rewards, terminations, next_q_target, gamma, next_masks, next_q_online
             )
 
         def loss_of(params: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
             q_values = functional_call(network, params, (observations,))
             q_taken = q_values.gather(1, actions.unsqueeze(1)).squeeze(1)
-            return self._td_loss(q_taken, td_target), q_taken.mean()
+            return self._td_loss(q_taken, td_target, weights), q_taken
 
-        gradients, (loss, q_mean) = grad_and_value(loss_of, has_aux=True)(parameters)
+        gradients, (loss, q_taken) = grad_and_value(loss_of, has_aux=True)(parameters)
         if settings.max_grad_norm > 0:
             norms = torch.stack([torch.linalg.vector_norm(g) for g in gradients.values()])
             total_norm = torch.linalg.vector_norm(norms)
             scale = torch.clamp(settings.max_grad_norm / (total_norm + 1e-6), max=1.0)
             gradients = {name: g * scale for name, g in gradients.items()}
-        return gradients, loss, q_mean
+        return gradients, loss, q_taken.mean(), (td_target - q_taken).abs()
 
     def _eager_update(
         self,
@@ -279,7 +299,9 @@ class DQNAgent:
         rewards: torch.Tensor,
         terminations: torch.Tensor,
         next_masks: torch.Tensor | None,
-    ) -> tuple[float, float]:
+        discounts: torch.Tensor | None,
+        weights: torch.Tensor | None,
+    ) -> tuple[float, float, np.ndarray]:
         settings = self.settings
         # Target: bootstrap from the target network, choosing the action online for Double DQN.
         with torch.no_grad():
@@ -289,15 +311,17 @@ class DQNAgent:
                 if self._switch_modes:
                     self.q_network.eval()
                 next_q_online = self.q_network(next_observations)
+            gamma = settings.gamma if discounts is None else discounts
             td_target = compute_td_targets(
-                rewards, terminations, next_q_target, settings.gamma, next_masks, next_q_online
+                rewards, terminations, next_q_target, gamma, next_masks, next_q_online
             )
 
         # Prediction: Q-values of the actions that were taken.
         if self._switch_modes:
             self.q_network.train()
         q_taken = self.q_network(observations).gather(1, actions.unsqueeze(1)).squeeze(1)
-        loss = self._td_loss(q_taken, td_target)
+        loss = self._td_loss(q_taken, td_target, weights)
+        td_errors = (td_target - q_taken.detach()).abs()
 
         # Optimise, clipping the gradient norm.
         self.optimizer.zero_grad(set_to_none=True)
@@ -308,7 +332,11 @@ class DQNAgent:
         if self._switch_modes:
             self.q_network.eval()
         self.num_updates += 1
-        return float(loss.item()), float(q_taken.detach().mean().item())
+        return (
+            float(loss.item()),
+            float(q_taken.detach().mean().item()),
+            td_errors.cpu().numpy(),
+        )
 
     @torch.no_grad()
     def update_target_network(self) -> None:

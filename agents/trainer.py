@@ -40,6 +40,7 @@ from agents.config import TrainConfig, config_to_dict, env_kwargs, write_config
 from agents.dqn import DQNAgent, UpdateSettings
 from agents.networks import NetworkSpec, model_summary
 from agents.policies import AgentPolicy, QNetworkPolicy
+from agents.prioritized_replay import PrioritizedReplayBuffer
 from agents.replay_buffer import ReplayBuffer
 from agents.run_support import (
     ENV_IDS,
@@ -120,13 +121,19 @@ class Trainer:
             self.spec, self._update_settings(), device=self.device, seed=config.seed
         )
         observation_space = envs[0].observation_space
-        self.replay_buffer = ReplayBuffer(
+        buffer_options: dict[str, Any] = {}
+        if config.prioritized_replay:
+            buffer_options = {"alpha": config.per_alpha, "eps": config.per_eps}
+        buffer_class = PrioritizedReplayBuffer if config.prioritized_replay else ReplayBuffer
+        self.replay_buffer = buffer_class(
             config.buffer_size,
             observation_space.shape,
             observation_space.dtype,
             self.spec.num_actions,
             store_action_masks=True,
             seed=config.seed + 1,
+            gamma=config.gamma,
+            **buffer_options,
         )
 
         self.global_step = 0
@@ -144,12 +151,13 @@ class Trainer:
 
         # Episodes restart after a resume; their seeds depend on the step so they differ.
         env_seed = config.seed * 100_003 + self.global_step
+        n_step_options = {"n_step": config.n_step, "gamma": config.gamma}
         if env_name == "tictactoe":
             self.collector: Any = SelfPlayCollector(
-                envs, env_seed, augment_symmetries=config.symmetry_augmentation
+                envs, env_seed, augment_symmetries=config.symmetry_augmentation, **n_step_options
             )
         else:
-            self.collector = EnvCollector(envs, env_seed)
+            self.collector = EnvCollector(envs, env_seed, **n_step_options)
 
         self.recent_returns: deque[float] = deque(maxlen=100)
         self.recent_lengths: deque[int] = deque(maxlen=100)
@@ -325,8 +333,14 @@ class Trainer:
         )
         while self.agent.num_updates < due:
             # One update: sample, fit the TD target, and refresh the target network on schedule.
-            batch = self.replay_buffer.sample(config.batch_size)
-            loss, q_mean = self.agent.train_on_batch(batch)
+            # Prioritized replay also re-scores the sampled transitions by their TD errors.
+            if config.prioritized_replay:
+                batch = self.replay_buffer.sample(config.batch_size, beta=self.per_beta())
+            else:
+                batch = self.replay_buffer.sample(config.batch_size)
+            loss, q_mean, td_errors = self.agent.train_on_batch(batch)
+            if config.prioritized_replay:
+                self.replay_buffer.update_priorities(batch.indices, td_errors)
             if not math.isfinite(loss):
                 raise TrainingError(
                     f"loss became {loss} at step {self.global_step} (update "
@@ -337,6 +351,12 @@ class Trainer:
             self.pending_q_values.append(q_mean)
             if self.agent.num_updates % config.target_update_interval == 0:
                 self.agent.update_target_network()
+
+    def per_beta(self) -> float:
+        """Return the importance-sampling exponent: per_beta rising linearly to per_beta_final."""
+        config = self.config
+        progress = min(1.0, self.global_step / config.total_timesteps)
+        return config.per_beta + progress * (config.per_beta_final - config.per_beta)
 
     def _maybe_log(self, writer: Any, force: bool = False) -> None:
         if self.global_step == self.last_log_step:
@@ -354,6 +374,8 @@ class Trainer:
         writer.add_scalar("train/learning_rate", self.agent.optimizer.param_groups[0]["lr"], step)
         writer.add_scalar("time/fps", fps, step)
         writer.add_scalar("time/episodes", self.num_episodes, step)
+        if self.config.prioritized_replay:
+            writer.add_scalar("train/per_beta", self.per_beta(), step)
         if self.pending_losses:
             writer.add_scalar("train/loss", float(np.mean(self.pending_losses)), step)
             writer.add_scalar("train/q_mean", float(np.mean(self.pending_q_values)), step)

@@ -114,7 +114,7 @@ def test_update_moves_q_toward_target():
     )
     before = agent.q_values(observations[:1])[0, 3]
     for _ in range(200):
-        loss, _ = agent.train_on_batch(batch)
+        loss, _, _ = agent.train_on_batch(batch)
     after = agent.q_values(observations[:1])[0, 3]
     assert abs(after - 1.0) < abs(before - 1.0)
     assert after == pytest.approx(1.0, abs=0.05)
@@ -207,6 +207,8 @@ def _random_batch(rng: np.random.Generator, size: int = 16) -> ReplayBatch:
         next_observations=rng.integers(-1, 2, (size, 18)).astype(np.int8),
         terminations=rng.random(size) < 0.3,
         next_action_masks=masks,
+        discounts=(0.9 ** rng.integers(1, 4, size)).astype(np.float32),
+        weights=rng.uniform(0.2, 1.0, size).astype(np.float32),
     )
 
 
@@ -221,10 +223,11 @@ def test_compiled_update_matches_eager_update():
     rng = np.random.default_rng(1)
     for update in range(5):
         batch = _random_batch(rng)
-        eager_loss, eager_q = eager.train_on_batch(batch)
-        compiled_loss, compiled_q = compiled.train_on_batch(batch)
+        eager_loss, eager_q, eager_errors = eager.train_on_batch(batch)
+        compiled_loss, compiled_q, compiled_errors = compiled.train_on_batch(batch)
         assert compiled_loss == pytest.approx(eager_loss, rel=1e-4, abs=1e-6)
         assert compiled_q == pytest.approx(eager_q, rel=1e-4, abs=1e-6)
+        np.testing.assert_allclose(compiled_errors, eager_errors, rtol=1e-4, atol=1e-6)
         if update == 2:
             eager.update_target_network()
             compiled.update_target_network()
@@ -243,7 +246,7 @@ def test_compiled_update_falls_back_to_eager_without_a_compiler(monkeypatch, cap
     agent = make_agent(compile_update=True)
     before = [parameter.detach().clone() for parameter in agent.q_network.parameters()]
     with caplog.at_level("WARNING", logger="agents.dqn"):
-        loss, _ = agent.train_on_batch(_random_batch(np.random.default_rng(0)))
+        loss, _, _ = agent.train_on_batch(_random_batch(np.random.default_rng(0)))
     torch._dynamo.reset()
     assert agent._compiled_update is None
     assert "using the eager update" in caplog.text
