@@ -4,6 +4,7 @@ Examples:
     python train.py tictactoe --seed 0
     python train.py snake --total-timesteps 500000 --run-dir runs/snake-a
     python train.py snake --resume runs/snake-a
+    python train.py inspect runs/snake-a          # plot the last hidden layer in 2-D
     tensorboard --logdir runs
 """
 
@@ -28,6 +29,7 @@ from agents.config import (
     load_config_file,
     resolve_config,
 )
+from agents.inspect_model import InspectError, add_inspect_parser, run_inspect
 
 DESCRIPTIONS = {
     "tictactoe": "Learn tic-tac-toe from zero knowledge by self-play (one network plays both sides).",
@@ -60,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
         add_config_arguments(game, env_name)
     add_compare_parser(games)
+    add_inspect_parser(games)
     return parser
 
 
@@ -227,6 +230,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(arguments)
     if args.env == "compare":
         return run_compare(parser, args, forwarded, argv)
+    if args.env == "inspect":
+        try:
+            return run_inspect(args)
+        except (InspectError, CheckpointError) as error:
+            parser.exit(2, f"train.py: error: {error}\n")
+        except OSError as error:
+            print(f"train.py: error: {error}", file=sys.stderr)
+            return 1
     try:
         config, run_dir, payload = resolve_run(args)
     except ConfigError as error:
