@@ -275,9 +275,16 @@ GAME_DEFAULTS: dict[str, dict[str, Any]] = {
         "train_freq": 8,
         "target_update_interval": 1_000,
         "exploration_fraction": 0.1,
-        "exploration_final_eps": 0.01,
+        # Greedy after the exploration phase: random moves would break the circling that
+        # greedy evaluation shows, so training would never meet starvation and learn its cost.
+        "exploration_final_eps": 0.0,
         "hidden_sizes": (256, 256),
         "num_envs": 8,
+        # Starving after 200 steps without an apple is a death, and the hunger feature shows
+        # it coming; with a free time limit the default model circled in 69% of its games.
+        "no_progress_limit": 200,
+        "starvation": True,
+        "hunger_feature": True,
     },
 }
 
