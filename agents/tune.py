@@ -44,8 +44,8 @@ from agents.tune_space import RUN_KEYS, SearchSpace, load_space
 # tic-tac-toe and two for snake (the network and train_freq a trial samples change this).
 TRIAL_TIMESTEPS = {"tictactoe": 50_000, "snake": 100_000}
 EVALUATIONS_PER_TRIAL = 10
-# A worker writes a heartbeat this often; a trial without one for the grace period (its
-# worker was killed) is marked failed by the next worker that starts a trial.
+# A running trial writes a heartbeat this often. When a worker is killed, its trial stops
+# beating, and the next worker to start a trial marks it failed after the grace period.
 _HEARTBEAT_SECONDS = 60
 _GRACE_SECONDS = 180
 
@@ -496,7 +496,7 @@ def run_worker(settings: TuneSettings, worker_index: int, num_trials: int) -> No
 
 
 class PruningCallback:
-    """Reports each periodic evaluation to Optuna and stops the run when the pruner says so."""
+    """Reports each periodic evaluation to Optuna and stops the run once the pruner decides to."""
 
     def __init__(self, trial: Any) -> None:
         self.trial = trial
@@ -576,7 +576,7 @@ class TrialObjective:
 
 
 def _move_aside(trial_dir: Path) -> None:
-    """Rename a folder left under this trial's name (by a deleted study) so nothing is lost."""
+    """Rename a folder left under this trial's name by a deleted study, instead of reusing it."""
     if trial_dir.exists():
         stale = trial_dir.with_name(f"{trial_dir.name}.old-{time.strftime('%Y%m%d-%H%M%S')}")
         trial_dir.rename(stale)

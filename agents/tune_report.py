@@ -29,6 +29,8 @@ OBJECTIVE = (
     "`final_eval_episodes` episodes, as in the trial's `results.json`. The pruner compares "
     "the periodic evaluation scores of trials at equal steps."
 )
+# Below this many finished trials the report warns that the importances are rough.
+_FEW_TRIALS = 10
 _STATE_ORDER = {"COMPLETE": 0, "PRUNED": 1, "FAIL": 2, "RUNNING": 3, "WAITING": 4}
 
 
@@ -317,6 +319,11 @@ def plot_study(study: Any, env_name: str, run_dir: Path) -> tuple[list[Path], li
             if axes.get_legend() is not None:
                 axes.get_legend().remove()
             written.append(_save(axes.figure, run_dir / "param_importances.png", plt))
+            if len(complete) < _FEW_TRIALS:
+                notes.append(
+                    f"The importances rest on {len(complete)} finished trials, too few to "
+                    "tell the parameters apart reliably."
+                )
     elif complete:
         notes.append("Parameter importances need at least 2 finished trials.")
     figure = plot_intermediate_values(study, env_name)
