@@ -40,8 +40,10 @@ from agents.config import (
 )
 from agents.tune_space import RUN_KEYS, SearchSpace, load_space
 
-# Steps per trial: on a 2-core CPU a default-sized trial takes about a minute for
-# tic-tac-toe and two for snake (the network and train_freq a trial samples change this).
+# Steps per trial. On a 2-core CPU shared with other jobs (load about 6), a run with each
+# game's default network and these steps took 132 s (tic-tac-toe) and 187 s (snake); on the
+# idle machine, runs of 20,000 and 50,000 steps took 11 s and 28 s. A trial's sampled
+# network and train_freq can make it several times slower or faster.
 TRIAL_TIMESTEPS = {"tictactoe": 50_000, "snake": 100_000}
 EVALUATIONS_PER_TRIAL = 10
 # A running trial writes a heartbeat this often. When a worker is killed, its trial stops
@@ -105,11 +107,14 @@ def add_tune_parser(games: Any) -> None:
     )
     tune.add_argument("game", choices=ENV_NAMES, help="game to tune on")
     tune.add_argument("--algo", choices=("dqn",), default="dqn", help="algorithm (only dqn)")
-    tune.add_argument("--n-trials", type=positive_int, required=True, help="trials to run now")
+    tune.add_argument(
+        "--n-trials", type=positive_int, required=True, metavar="N", help="trials to run now"
+    )
     tune.add_argument(
         "--trial-timesteps",
         type=positive_int,
         default=None,
+        metavar="STEPS",
         help="environment steps per trial (steps; default: "
         + ", ".join(f"{game} {steps:,}" for game, steps in TRIAL_TIMESTEPS.items())
         + ")",
@@ -128,9 +133,13 @@ def add_tune_parser(games: Any) -> None:
     tune.add_argument(
         "--storage", metavar="URL", help="Optuna storage URL (default: sqlite:///RUN_DIR/study.db)"
     )
-    tune.add_argument("--study-name", help="study name (default: tune-GAME-dqn)")
+    tune.add_argument("--study-name", metavar="NAME", help="study name (default: tune-GAME-dqn)")
     tune.add_argument(
-        "--jobs", type=positive_int, default=1, help="worker processes running trials at once"
+        "--jobs",
+        type=positive_int,
+        default=1,
+        metavar="K",
+        help="worker processes running trials at once (default: 1)",
     )
     tune.add_argument(
         "--save-best", metavar="FILE", help="also write the best configuration here (YAML)"
@@ -145,20 +154,30 @@ def add_tune_parser(games: Any) -> None:
     tune.add_argument(
         "--pruner-startup-trials",
         type=non_negative_int,
+        metavar="N",
         default=5,
         help="finished trials before pruning starts (default: 5)",
     )
     tune.add_argument(
         "--pruner-warmup-steps",
         type=non_negative_int,
+        metavar="STEPS",
         default=None,
         help="steps of a trial before it can be pruned (steps; default: a third of the trial)",
     )
     tune.add_argument(
-        "--sampler-seed", type=non_negative_int, default=None, help="seed of the TPE sampler"
+        "--sampler-seed",
+        type=non_negative_int,
+        default=None,
+        metavar="SEED",
+        help="seed of the first worker's TPE sampler; worker i uses SEED + i (default: random)",
     )
     tune.add_argument(
-        "--top", type=positive_int, default=10, help="rows in the report's table of best trials"
+        "--top",
+        type=positive_int,
+        default=10,
+        metavar="N",
+        help="rows in the report's table of best trials (default: 10)",
     )
 
 
@@ -553,6 +572,8 @@ class TrialObjective:
             self._print(trial, f"failed: {error}", started)
             raise
         if result.interrupted:
+            trial.set_user_attr("error", f"interrupted at step {result.global_step}")
+            self._print(trial, f"interrupted at step {result.global_step:,}", started)
             raise KeyboardInterrupt
 
         trial.set_user_attr("best_periodic_score", float(trainer.best_score))

@@ -324,6 +324,29 @@ def test_space_file_narrows_widens_and_removes(tmp_path):
     assert "hidden_layers" in by_name
 
 
+def test_space_suggests_config_values(tmp_path):
+    space = tmp_path / "space.yaml"
+    space.write_text(
+        "hidden_layers: null\n"
+        "hidden_width: null\n"
+        'hidden_sizes: {type: categorical, choices: ["32,16"]}\n'
+        "train_freq: {type: int, low: 2, high: 2}\n"
+    )
+    loaded, _ = load_space("tictactoe", space, {})
+    trial = optuna.create_study(direction="maximize").ask()
+    overrides = loaded.suggest(trial)
+    assert overrides["hidden_sizes"] == (32, 16)
+    assert overrides["train_freq"] == 2
+    assert trial.params["hidden_sizes"] == "32,16"
+    assert set(overrides) == set(loaded.names)
+
+    default, _ = load_space("tictactoe", None, {})
+    overrides = default.suggest(optuna.create_study(direction="maximize").ask())
+    assert "hidden_layers" not in overrides
+    assert len(overrides["hidden_sizes"]) in (1, 2, 3)
+    assert len(set(overrides["hidden_sizes"])) == 1
+
+
 def test_bad_space_file_exits_2(tmp_path):
     space = tmp_path / "space.yaml"
     space.write_text("gamma: {type: float, low: 0.5, high: 1.5}\n")
