@@ -5,6 +5,7 @@ Examples:
     python train.py snake --total-timesteps 500000 --run-dir runs/snake-a
     python train.py snake --resume runs/snake-a
     python train.py inspect runs/snake-a          # plot the last hidden layer in 2-D
+    python train.py tune tictactoe --n-trials 30 --jobs 2
     tensorboard --logdir runs
 """
 
@@ -20,16 +21,17 @@ from typing import Any
 from agents.checkpoint import CheckpointError, find_resumable_checkpoint
 from agents.config import (
     ALGOS,
-    ConciseArgumentParser,
-    positive_int,
     ENV_NAMES,
+    ConciseArgumentParser,
     ConfigError,
     add_config_arguments,
     fields_for_env,
     load_config_file,
+    positive_int,
     resolve_config,
 )
 from agents.inspect_model import InspectError, add_inspect_parser, run_inspect
+from agents.tune import add_tune_parser
 
 DESCRIPTIONS = {
     "tictactoe": "Learn tic-tac-toe from zero knowledge by self-play (one network plays both sides).",
@@ -63,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_config_arguments(game, env_name)
     add_compare_parser(games)
     add_inspect_parser(games)
+    add_tune_parser(games)
     return parser
 
 
@@ -224,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     arguments = list(sys.argv[1:] if argv is None else argv)
     forwarded: list[str] = []
-    if arguments[:1] == ["compare"] and "--" in arguments:
+    if arguments[:1] in (["compare"], ["tune"]) and "--" in arguments:
         split = arguments.index("--")
         arguments, forwarded = arguments[:split], arguments[split + 1 :]
     args = parser.parse_args(arguments)
@@ -238,6 +241,11 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as error:
             print(f"train.py: error: {error}", file=sys.stderr)
             return 1
+    if args.env == "tune":
+        from agents.tune import run_tune
+
+        command = "python train.py " + " ".join(sys.argv[1:] if argv is None else argv)
+        return run_tune(args, forwarded, command)
     try:
         config, run_dir, payload = resolve_run(args)
     except ConfigError as error:
