@@ -148,16 +148,27 @@ class EarlyStopping:
         self.env_name = env_name
         self.counter = ImprovementCounter()
 
-    def check(self, global_step: int, metrics: dict[str, float]) -> str | None:
-        """Record an evaluation; return the reason to stop as a sentence, or None to go on."""
+    def check(
+        self, global_step: int, metrics: dict[str, float], count_patience: bool = True
+    ) -> str | None:
+        """Record an evaluation; return the reason to stop as a sentence, or None to go on.
+
+        With ``count_patience`` false (evaluations before the first update) only the
+        target is checked.
+        """
         config = self.config
-        self.counter.update(metrics["score"], global_step)
+        if count_patience:
+            self.counter.update(metrics["score"], global_step)
         if config.stop_at_target:
             reached = self.target_reached(metrics)
             if reached is not None:
                 return f"reached target: {reached} at step {global_step}"
         patience = config.early_stop_patience
-        if patience > 0 and self.counter.evaluations_without_improvement >= patience:
+        if (
+            count_patience
+            and patience > 0
+            and self.counter.evaluations_without_improvement >= patience
+        ):
             return (
                 f"{_count_evaluations(self.counter.evaluations_without_improvement)} without "
                 "a better evaluation score than "
@@ -207,8 +218,13 @@ class RunSchedules:
         This is the signature of ``Trainer.evaluation_callbacks``.
         """
         step = trainer.global_step
-        self.learning_rate.on_evaluation(step, metrics["score"])
-        reason = self.early_stopping.check(step, metrics)
+        # Before the first update the network is the untrained one: its evaluations say
+        # nothing about progress, so they count neither for the plateau nor for patience.
+        # A target reached by chance still counts.
+        learning = trainer.agent.num_updates > 0
+        if learning:
+            self.learning_rate.on_evaluation(step, metrics["score"])
+        reason = self.early_stopping.check(step, metrics, count_patience=learning)
         if reason is not None:
             logger.info("stopping early: %s", reason)
             trainer.request_stop(reason)
@@ -308,6 +324,8 @@ def _validate_algo(config: TrainConfig) -> None:
         "lr_warmup_steps": config.lr_warmup_steps > 0,
         "stop_at_target": config.stop_at_target,
         "early_stop_patience": config.early_stop_patience > 0,
+        "n_step": config.n_step > 1,
+        "prioritized_replay": config.prioritized_replay,
     }
     for name, is_set in used.items():
         if is_set:

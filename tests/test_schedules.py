@@ -22,11 +22,17 @@ BASE_RATE = 1e-3
 
 # A tic-tac-toe run that never updates its network (learning_starts is past the budget), so
 # every evaluation returns the same metrics: the score stalls from the second evaluation on.
+# Updates start at step 100, but with a learning rate of 1e-9 the greedy play, and so the
+# evaluation score, stays that of the untrained network.
 FROZEN_TICTACTOE = [
     "--total-timesteps",
     "5000",
     "--learning-starts",
-    "100000",
+    "100",
+    "--learning-rate",
+    "1e-9",
+    "--lr-min",
+    "0",
     "--eval-every",
     "500",
     "--eval-episodes",
@@ -225,7 +231,21 @@ def test_target_reached_with_perfect_play(frozen_trainer, perfect_metrics, untra
     assert reason == "reached target: never loses in the exhaustive check at step 10000"
 
 
+def test_evaluations_before_the_first_update_do_not_count(frozen_trainer, untrained_metrics):
+    # learning_starts is 100,000: no update yet, so stalled evaluations are not stalls.
+    assert frozen_trainer.agent.num_updates == 0
+    step = frozen_trainer.global_step
+    for _ in range(6):
+        frozen_trainer.global_step += 500
+        for callback in frozen_trainer.evaluation_callbacks:
+            callback(frozen_trainer, untrained_metrics)
+    assert frozen_trainer.stop_reason is None
+    assert frozen_trainer.schedules.learning_rate.num_reductions == 0
+    frozen_trainer.global_step = step
+
+
 def test_evaluation_callback_requests_stop(frozen_trainer, untrained_metrics):
+    frozen_trainer.agent.num_updates = 1  # as after the first update
     for _ in range(3):
         frozen_trainer.global_step += 500
         for callback in frozen_trainer.evaluation_callbacks:
@@ -284,10 +304,10 @@ def test_plateau_and_patience_in_real_run(frozen_run):
     assert results["final_eval_episodes"] == 3
     rates = learning_rates(frozen_run)
     # Each evaluation from the second one reduces the rate; the next log shows it.
-    assert rates[500] == pytest.approx(1e-3)
-    assert rates[1000] == pytest.approx(1e-3)
-    assert rates[1500] == pytest.approx(5e-4)
-    assert rates[2000] == pytest.approx(2.5e-4)
+    assert rates[500] == pytest.approx(1e-9)
+    assert rates[1000] == pytest.approx(1e-9)
+    assert rates[1500] == pytest.approx(5e-10)
+    assert rates[2000] == pytest.approx(2.5e-10)
     checkpoint = load_model_file(frozen_run / "checkpoints" / "step_000002000.pt")
     assert checkpoint["schedules"]["learning_rate"]["num_reductions"] == 3
     assert checkpoint["schedules"]["early_stopping"]["counter"]["best_step"] == 500
@@ -302,7 +322,7 @@ def test_resume_keeps_plateau_state(frozen_run, tmp_path):
     assert results["total_timesteps"] == 2500
     assert results["stop_reason"].startswith("4 evaluations without a better evaluation score")
     assert results["stop_reason"].endswith("(step 500); stopped at step 2500")
-    assert learning_rates(run_dir)[2500] == pytest.approx(1.25e-4)
+    assert learning_rates(run_dir)[2500] == pytest.approx(1.25e-10)
 
 
 def test_checkpoint_without_schedule_state_resumes(frozen_run, tmp_path):
@@ -316,7 +336,7 @@ def test_checkpoint_without_schedule_state_resumes(frozen_run, tmp_path):
     results = json.loads((run_dir / "results.json").read_text())
     # Fresh counters: the first evaluation after the resume sets the best score again.
     assert results["total_timesteps"] == 4000
-    assert learning_rates(run_dir)[2500] == pytest.approx(1e-3)
+    assert learning_rates(run_dir)[2500] == pytest.approx(1e-9)
 
 
 def test_snake_stops_at_target_score(tmp_path):
@@ -383,6 +403,8 @@ def test_snake_stops_at_target_score(tmp_path):
         ("snake", {"target_score": -1.0, "stop_at_target": True}, "target_score must be zero"),
         ("snake", {"algo": "sb3-dqn", "lr_schedule": "cosine"}, "applies to --algo dqn only"),
         ("snake", {"algo": "sb3-ppo", "early_stop_patience": 2}, "applies to --algo dqn only"),
+        ("snake", {"algo": "sb3-dqn", "n_step": 3}, "n_step applies to --algo dqn only"),
+        ("tictactoe", {"algo": "sb3-dqn", "prioritized_replay": True}, "prioritized_replay applies"),
     ],
 )
 def test_invalid_schedule_options_rejected(env_name, values, message):
