@@ -304,7 +304,13 @@ def build_settings(
     # Resolve a full trial configuration without sampled values, so that a bad fixed
     # option is reported as such before the search space is checked against it.
     base = trial_overrides(fixed, trial_timesteps, {}, trial_directory(run_dir, 0))
-    resolve_config(env_name, base)
+    base_config = resolve_config(env_name, base)
+    if trial_timesteps <= base_config.learning_starts:
+        raise ConfigError(
+            f"--trial-timesteps {trial_timesteps:,} is not above learning_starts "
+            f"({base_config.learning_starts:,}): trials would never update the network"
+        )
+    _check_run_dir_game(run_dir, env_name)
     space, dropped = load_space(env_name, args.space, base)
     if dropped:
         print(f"Fixed by options, not searched: {', '.join(dropped)}")
@@ -323,6 +329,23 @@ def build_settings(
         sampler_seed=args.sampler_seed,
     )
     return settings, save_best
+
+
+def _check_run_dir_game(run_dir: Path, env_name: str) -> None:
+    """Refuse a run folder whose trials tune the other game; their files would be replaced."""
+    for config_path in sorted(run_dir.glob("trials/trial_*/config.yaml"))[:1]:
+        try:
+            text = config_path.read_text(encoding="utf-8")
+        except OSError:
+            return
+        for line in text.splitlines():
+            if line.startswith("env:"):
+                other = line.split(":", 1)[1].strip()
+                if other and other != env_name:
+                    raise ConfigError(
+                        f"{run_dir} holds a {other} study; choose another --run-dir for "
+                        f"{env_name}"
+                    )
 
 
 def split_trials(num_trials: int, jobs: int) -> list[int]:
@@ -418,6 +441,7 @@ def open_study(settings: TuneSettings) -> Any:
             f"study {settings.study_name!r} in {label} tunes {saved_env}, not {settings.env_name}; "
             "choose another --study-name"
         )
+    _check_space_matches_study(settings, study, label)
     saved_steps = study.user_attrs.get("trial_timesteps")
     if saved_steps is None:
         study.set_user_attr("env", settings.env_name)
@@ -429,6 +453,29 @@ def open_study(settings: TuneSettings) -> Any:
             f"{settings.trial_timesteps:,}; scores and pruning compare unequal budgets."
         )
     return study
+
+
+def _check_space_matches_study(settings: TuneSettings, study: Any, label: str) -> None:
+    """Refuse a space whose distributions clash with those of the study's earlier trials.
+
+    Optuna cannot change a parameter's kind (or a categorical's choices) within a study and
+    would fail each new trial; this says so once, before any trial runs.
+    """
+    from optuna.distributions import check_distribution_compatibility
+
+    wanted = {parameter.name: parameter.distribution() for parameter in settings.space.parameters}
+    for trial in study.get_trials(deepcopy=False):
+        for name, earlier in trial.distributions.items():
+            if name not in wanted:
+                continue
+            try:
+                check_distribution_compatibility(earlier, wanted[name])
+            except ValueError as error:
+                raise ConfigError(
+                    f"the search space changes {name} in a way study {settings.study_name!r} "
+                    f"in {label} cannot take ({error}); choose another --study-name or "
+                    "--run-dir"
+                ) from None
 
 
 def describe_plan(settings: TuneSettings, study: Any, quotas: list[int]) -> None:

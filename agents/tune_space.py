@@ -115,6 +115,18 @@ class Parameter:
             )
         return trial.suggest_categorical(self.name, list(self.choices))
 
+    def distribution(self) -> Any:
+        """Return the Optuna distribution that :meth:`suggest` samples from."""
+        from optuna import distributions
+
+        if self.kind == "float":
+            return distributions.FloatDistribution(self.low, self.high, log=self.log, step=self.step)
+        if self.kind == "int":
+            return distributions.IntDistribution(
+                self.low, self.high, log=self.log, step=self.step or 1
+            )
+        return distributions.CategoricalDistribution(list(self.choices))
+
     def extremes(self) -> list[Any]:
         """Return the values that bound this key: low and high, or every choice."""
         if self.kind == "categorical":

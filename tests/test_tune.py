@@ -366,6 +366,7 @@ def test_bad_space_file_exits_2(tmp_path):
         (["--n-trials", "0"], "expected a positive integer, got '0'"),
         (["--n-trials", "2", "--", "--gamma", "7"], "gamma must be between 0 and 1"),
         (["--n-trials", "2", "--storage", "nosuchdb://x"], "cannot open the Optuna storage"),
+        (["--n-trials", "2", "--trial-timesteps", "1500"], "not above learning_starts (2,000)"),
     ],
 )
 def test_bad_options_exit_2(tmp_path, options, message):
@@ -374,3 +375,22 @@ def test_bad_options_exit_2(tmp_path, options, message):
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "run").exists()
+
+
+def test_changed_space_or_other_game_in_a_used_study_exits_2(sqlite_study, tmp_path):
+    run_dir, *_ = sqlite_study
+    # TEST_SPACE searches learning_rate as a float; as a categorical Optuna cannot mix them.
+    clash = tmp_path / "clash.yaml"
+    clash.write_text("learning_rate: {type: categorical, choices: [0.001, 0.01]}\n")
+    trials_before = len(list(run_dir.glob("trials/trial_*")))
+    result = tune(clash, run_dir, "--n-trials", "1")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "in a way study" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    other_game = run_script(
+        "train.py", "tune", "snake", "--run-dir", run_dir, "--n-trials", "1",
+        "--trial-timesteps", "6000",
+    )  # fmt: skip
+    assert other_game.returncode == 2, other_game.stdout + other_game.stderr
+    assert "holds a tictactoe study" in other_game.stderr
+    assert len(list(run_dir.glob("trials/trial_*"))) == trials_before
