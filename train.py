@@ -33,6 +33,17 @@ from agents.config import (
 from agents.inspect_model import InspectError, add_inspect_parser, run_inspect
 from agents.tune import add_tune_parser
 
+# Values that runs saved before an option existed behaved with, where the game's default
+# now differs. Resuming such a run keeps them.
+LEGACY_DEFAULTS = {
+    "snake": {
+        "no_progress_limit": 0,
+        "starvation": False,
+        "starvation_reward": -1.0,
+        "hunger_feature": False,
+    },
+}
+
 DESCRIPTIONS = {
     "tictactoe": "Learn tic-tac-toe from zero knowledge by self-play (one network plays both sides).",
     "snake": "Learn snake on a square grid (10 x 10 by default).",
@@ -175,7 +186,8 @@ def resolve_run(args: argparse.Namespace) -> tuple[Any, Path, dict[str, Any] | N
                 f"{checkpoint_path} is a {saved_env} checkpoint; resume it with "
                 f"'python train.py {saved_env} --resume ...'"
             )
-        saved_config = dict(payload["config"])
+        # Options added after the run was saved take the values that reproduce how it ran.
+        saved_config = {**LEGACY_DEFAULTS.get(env_name, {}), **dict(payload["config"])}
         saved_config.pop("env", None)
         # The run continues where its checkpoint lies, even if the folder was moved.
         saved_config.pop("run_dir", None)

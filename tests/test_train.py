@@ -357,3 +357,31 @@ def test_too_large_replay_buffer_fails_at_once():
     assert "GiB" in result.stderr
     assert "buffer_size" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_resume_of_a_snake_run_saved_before_starvation_existed(tmp_path):
+    # A run made with the old rules: no fixed limit, no starvation, no hunger entry.
+    run_dir = tmp_path / "old"
+    old_rules = ["--no-progress-limit", "0", "--no-starvation", "--no-hunger-feature"]
+    result = run_script(
+        "train.py", "snake", *TINY_SNAKE, *old_rules, "--total-timesteps", "1000",
+        "--run-dir", run_dir,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    # Its checkpoint's configuration predates the new options: drop them, as an old file.
+    from agents.checkpoint import save_model_file
+
+    path = run_dir / "checkpoints" / "step_000001000.pt"
+    payload = load_model_file(path)
+    for key in ("no_progress_limit", "starvation", "starvation_reward", "hunger_feature"):
+        del payload["config"][key]
+    save_model_file(path, payload)
+    resumed = run_script(
+        "train.py", "snake", "--resume", run_dir, "--total-timesteps", "2000", "--no-progress"
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert config["hunger_feature"] is False
+    assert config["starvation"] is False
+    assert config["no_progress_limit"] == 0
+    assert json.loads((run_dir / "results.json").read_text())["total_timesteps"] == 2000
