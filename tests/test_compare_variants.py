@@ -24,11 +24,11 @@ SHARED = [
     "--buffer-size",
     "5000",
 ]
-# frozen never updates its network, so its score stalls at the second evaluation and early
+# frozen learns at a rate of 1e-9, so its score stalls at the second evaluation and early
 # stopping (patience 1) ends it at step 500 of 1000.
 VARIANTS = [
     "tuned:config={config},optimizer=rmsprop,hidden_sizes=32,32",
-    "frozen:learning_starts=100000,early_stop_patience=1",
+    "frozen:learning_starts=100,learning_rate=1e-9,lr_min=0,early_stop_patience=1",
 ]
 
 
@@ -114,7 +114,7 @@ def test_variant_runs_get_their_options(comparison):
     assert tuned["seed"] == 0
     assert tuned["algo"] == "dqn"
     frozen = yaml.safe_load((out / "runs" / "frozen-seed0" / "config.yaml").read_text())
-    assert frozen["learning_starts"] == 100_000
+    assert frozen["learning_rate"] == 1e-9
 
 
 def test_finished_and_stopped_runs_kept(comparison, capsys):
