@@ -120,7 +120,9 @@ class Parameter:
         from optuna import distributions
 
         if self.kind == "float":
-            return distributions.FloatDistribution(self.low, self.high, log=self.log, step=self.step)
+            return distributions.FloatDistribution(
+                self.low, self.high, log=self.log, step=self.step
+            )
         if self.kind == "int":
             return distributions.IntDistribution(
                 self.low, self.high, log=self.log, step=self.step or 1

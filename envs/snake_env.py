@@ -157,9 +157,9 @@ class SnakeEnv(gym.Env):
     apple reward of the last apple). The no-progress end: ``no_progress_limit`` steps (by
     default ``no_progress_factor * length``) pass without eating since the last apple or the
     start. By default it is a truncation without penalty; with ``starvation=True`` the snake
-    starves: the episode terminates with ``starvation_reward`` (default ``death_reward``). A step that dies is terminated
-    even if it also reaches the limit. ``info["end_reason"]`` is
-    ``"wall"``, ``"body"``, ``"win"`` or ``"no_progress"``, and ``None`` while running.
+    starves: the episode terminates with ``starvation_reward`` (default ``death_reward``).
+    A step that dies is terminated even if it also reaches the limit. ``info["end_reason"]``
+    is ``"wall"``, ``"body"``, ``"win"`` or ``"no_progress"``, and ``None`` while running.
 
     ``info`` also contains ``score`` (apples eaten), ``length``, ``steps_since_food`` and
     ``action_mask``.

@@ -404,7 +404,7 @@ def test_snake_stops_at_target_score(tmp_path):
         ("snake", {"algo": "sb3-dqn", "lr_schedule": "cosine"}, "applies to --algo dqn only"),
         ("snake", {"algo": "sb3-ppo", "early_stop_patience": 2}, "applies to --algo dqn only"),
         ("snake", {"algo": "sb3-dqn", "n_step": 3}, "n_step applies to --algo dqn only"),
-        ("tictactoe", {"algo": "sb3-dqn", "prioritized_replay": True}, "prioritized_replay applies"),
+        ("tictactoe", {"algo": "sb3-dqn", "prioritized_replay": True}, "replay applies"),
     ],
 )
 def test_invalid_schedule_options_rejected(env_name, values, message):
