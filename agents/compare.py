@@ -127,6 +127,28 @@ def is_finished(run_dir: Path, total_timesteps: int) -> bool:
     return results.get("stop_reason", "reached total_timesteps") != "reached total_timesteps"
 
 
+# Each run folder records the train.py options it was started with, so a rerun can tell
+# whether a folder of the same name belongs to the same definition.
+OPTIONS_FILE = "compare_options.json"
+
+
+def _check_saved_options(out_dir: Path, run_options: dict[tuple[str, int], list[str]]) -> None:
+    from agents.config import ConfigError
+
+    for (name, seed), arguments in run_options.items():
+        path = run_directory(out_dir, name, seed) / OPTIONS_FILE
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if saved != arguments:
+            raise ConfigError(
+                f"{path.parent} was trained with options {' '.join(saved)!r}, not "
+                f"{' '.join(arguments)!r}; give the changed variant a new name or use "
+                "another --out"
+            )
+
+
 def train_command(
     env_name: str, algo: str, seed: int, run_dir: Path, options: list[str], resume: bool
 ) -> list[str]:
@@ -147,7 +169,23 @@ def run_all(
     options: list[str],
     jobs: int,
 ) -> list[tuple[str, int, int]]:
-    """Train every (candidate, seed) pair that is not finished; return failed runs' exit codes."""
+    """Train every (candidate, seed) pair that is not finished; return failed runs' exit codes.
+
+    Raises:
+        ConfigError: If a run folder was trained with other options than the same name and
+            seed get now (a redefined variant, or changed options after ``--``).
+    """
+    run_options = {
+        (candidate.name, seed): [
+            "--total-timesteps",
+            str(total_timesteps),
+            *options,
+            *candidate.options,
+        ]
+        for candidate in candidates
+        for seed in seeds
+    }
+    _check_saved_options(out_dir, run_options)
     pending = []
     for candidate in candidates:
         for seed in seeds:
@@ -161,14 +199,9 @@ def run_all(
     def train(item: tuple[Candidate, int, Path, bool]) -> tuple[str, int, int]:
         candidate, seed, run_dir, resume = item
         run_dir.mkdir(parents=True, exist_ok=True)
-        command = train_command(
-            env_name,
-            candidate.algo,
-            seed,
-            run_dir,
-            ["--total-timesteps", str(total_timesteps), *options, *candidate.options],
-            resume,
-        )
+        arguments = run_options[(candidate.name, seed)]
+        (run_dir / OPTIONS_FILE).write_text(json.dumps(arguments) + "\n", encoding="utf-8")
+        command = train_command(env_name, candidate.algo, seed, run_dir, arguments, resume)
         started = time.monotonic()
         label = f"{candidate.name} seed {seed}"
         print(f"{label}: {'resuming' if resume else 'training'} ...", flush=True)
@@ -414,7 +447,13 @@ def compare(
     candidates = [Candidate(algo, algo) for algo in algos] + list(variants or [])
     names = [candidate.name for candidate in candidates]
     out_dir.mkdir(parents=True, exist_ok=True)
-    failures = run_all(env_name, candidates, seeds, out_dir, total_timesteps, options, jobs)
+    from agents.config import ConfigError
+
+    try:
+        failures = run_all(env_name, candidates, seeds, out_dir, total_timesteps, options, jobs)
+    except ConfigError as error:
+        print(f"train.py: error: {error}", file=sys.stderr)
+        return 2
     rows = read_evaluations(out_dir, candidates, seeds)
     write_evaluations_csv(rows, out_dir / "evaluations.csv")
     table = summarise(env_name, rows, out_dir, names, seeds)

@@ -12,8 +12,9 @@ Precedence in a variant's run, later winning: the game's defaults, the variant's
 file, the options after ``--`` of the comparison, the comparison's budget, seed and
 evaluation protocol, then the variant's own ``KEY=VALUE`` overrides.
 
-NOTE: finished runs are found by folder name only, so a variant whose overrides change
-under the same name keeps its old finished runs. Give a changed variant a new name.
+Each run folder records the options it was started with; rerunning with a variant
+redefined under the same name (or other options after ``--``) stops with exit code 2
+instead of mixing old and new runs.
 """
 
 from __future__ import annotations

@@ -126,6 +126,18 @@ def test_finished_and_stopped_runs_kept(comparison, capsys):
     assert "training ..." not in output
 
 
+def test_redefined_variant_same_name_exits_2(comparison, capsys):
+    out, config_path = comparison
+    command = compare_command(out, config_path)
+    index = next(i for i, item in enumerate(command) if item.startswith("frozen:"))
+    command[index] = "frozen:learning_starts=100,learning_rate=1e-3,early_stop_patience=1"
+    assert train_main(command) == 2
+    captured = capsys.readouterr()
+    assert "frozen-seed0 was trained with options" in captured.err
+    assert "give the changed variant a new name" in captured.err
+    assert "training ..." not in captured.out
+
+
 def test_variant_list_values_and_flags(tmp_path):
     spec = parse_variant("wide:hidden_sizes=256,256,dueling=true,learning-rate=3e-4", "snake")
     assert spec.name == "wide"
