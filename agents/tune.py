@@ -21,6 +21,7 @@ import contextlib
 import importlib.util
 import logging
 import os
+import signal
 import sys
 import time
 import warnings
@@ -490,6 +491,9 @@ def describe_plan(settings: TuneSettings, study: Any, quotas: list[int]) -> None
     print(f"Searching: {', '.join(settings.space.names)}")
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 def run_workers(settings: TuneSettings, quotas: list[int]) -> list[int]:
     """Run one worker per quota and return their exit codes (in this process for one)."""
     if len(quotas) == 1:
@@ -507,13 +511,22 @@ def run_workers(settings: TuneSettings, quotas: list[int]) -> list[int]:
     ]
     for process in processes:
         process.start()
+
+    def stop_workers(signum: int, frame: Any) -> None:
+        # Each worker's trainer takes SIGTERM as a request to save and stop, once; a second
+        # SIGINT would abort it mid-save, so SIGINT from a terminal is not sent again.
+        print("Interrupted; waiting for the workers to save their trials and stop", flush=True)
+        for process in processes:
+            if process.is_alive() and process.pid is not None:
+                os.kill(process.pid, signal.SIGTERM)
+
+    previous = {signum: signal.signal(signum, stop_workers) for signum in STOP_SIGNALS}
     try:
         for process in processes:
             process.join()
-    except KeyboardInterrupt:
-        print("Interrupted; waiting for the workers to save their trials and stop")
-        for process in processes:
-            process.join()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     return [process.exitcode if process.exitcode is not None else 1 for process in processes]
 
 

@@ -394,3 +394,35 @@ def test_changed_space_or_other_game_in_a_used_study_exits_2(sqlite_study, tmp_p
     assert other_game.returncode == 2, other_game.stdout + other_game.stderr
     assert "holds a tictactoe study" in other_game.stderr
     assert len(list(run_dir.glob("trials/trial_*"))) == trials_before
+
+
+def test_sigterm_to_parent_stops_every_worker(space_file, tmp_path):
+    import signal
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+
+    run_dir = tmp_path / "run"
+    command = [
+        sys.executable, str(ROOT / "train.py"), "tune", "tictactoe", "--space", str(space_file),
+        "--run-dir", str(run_dir), "--n-trials", "6", "--jobs", "2", "--trial-timesteps",
+        "20000", "--", "--learning-starts", "200", "--eval-every", "5000",
+    ]  # fmt: skip
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    deadline = time.monotonic() + 240
+    while len(list(run_dir.glob("trials/trial_*/config.yaml"))) < 2:
+        assert process.poll() is None, process.stdout.read()
+        assert time.monotonic() < deadline, "the workers never started training"
+        time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=240)
+    assert "waiting for the workers to save their trials and stop" in output
+    # No worker lives on: no new trial appears once the parent has exited.
+    trials_at_exit = sorted(path.name for path in run_dir.glob("trials/trial_*"))
+    time.sleep(8)
+    assert sorted(path.name for path in run_dir.glob("trials/trial_*")) == trials_at_exit
+    assert len(trials_at_exit) < 6
