@@ -334,8 +334,9 @@ def _parse_int(value: Any) -> int:
 
 
 def _parse_int_tuple(text: str) -> tuple[int, ...]:
-    parts = [part.strip() for part in str(text).split(",") if part.strip()]
-    if not parts:
+    parts = [part.strip() for part in str(text).strip().strip(",").split(",")]
+    if not any(parts) or not all(parts):
+        # An empty piece ("64,,64") is a typo, not a layer fewer.
         raise ValueError(f"expected comma-separated integers, got {text!r}")
     return tuple(int(part) for part in parts)
 

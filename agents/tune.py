@@ -23,6 +23,7 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Iterator
@@ -300,6 +301,8 @@ def build_settings(
         raise ConfigError(
             f"--save-best {save_best} is a folder; give a file name such as configs/best.yaml"
         )
+    if save_best is not None:
+        _check_writable_folder(save_best.parent, "--save-best")
 
     trial_timesteps = args.trial_timesteps or TRIAL_TIMESTEPS[env_name]
     # Resolve a full trial configuration without sampled values, so that a bad fixed
@@ -330,6 +333,18 @@ def build_settings(
         sampler_seed=args.sampler_seed,
     )
     return settings, save_best
+
+
+def _check_writable_folder(folder: Path, option: str) -> None:
+    """Fail before any trial if ``folder`` cannot take a new file, instead of after them."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+    except OSError as error:
+        raise ConfigError(
+            f"{option}: cannot write to {folder} ({error.strerror or error}); choose another path"
+        ) from None
 
 
 def _check_run_dir_game(run_dir: Path, env_name: str) -> None:

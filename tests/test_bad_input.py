@@ -19,6 +19,7 @@ from tests.conftest import run_script
         (["snake", "--weight-decay", "inf"], "weight_decay must be a finite number"),
         (["snake", "--apple-reward", "nan"], "apple_reward must be a finite number"),
         (["snake", "--hidden-sizes", "100000,100000"], "at most 65,536 units"),
+        (["snake", "--hidden-sizes", "64,,64"], "expected comma-separated integers, got '64,,64'"),
         (["snake", "--grid-size", "100000"], "grid_size must be between 4 and 100"),
         (["tictactoe", "--board-size", "100000"], "board_size must be between 3 and 10"),
         (["snake", "--num-envs", "100000000"], "num_envs must be at most"),

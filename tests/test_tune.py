@@ -367,6 +367,7 @@ def test_bad_space_file_exits_2(tmp_path):
         (["--n-trials", "2", "--", "--gamma", "7"], "gamma must be between 0 and 1"),
         (["--n-trials", "2", "--storage", "nosuchdb://x"], "cannot open the Optuna storage"),
         (["--n-trials", "2", "--trial-timesteps", "1500"], "not above learning_starts (2,000)"),
+        (["--n-trials", "2", "--save-best", "/proc/best.yaml"], "--save-best: cannot write to /proc"),
     ],
 )
 def test_bad_options_exit_2(tmp_path, options, message):
