@@ -12,9 +12,9 @@ Precedence in a variant's run, later winning: the game's defaults, the variant's
 file, the options after ``--`` of the comparison, the comparison's budget, seed and
 evaluation protocol, then the variant's own ``KEY=VALUE`` overrides.
 
-Each run folder records the options it was started with; rerunning with a variant
-redefined under the same name (or other options after ``--``) stops with exit code 2
-instead of mixing old and new runs.
+Each run folder records the options it was started with. A rerun with a variant redefined
+under the same name (or other options after ``--``) stops with exit code 2, so old and new
+runs are never mixed.
 """
 
 from __future__ import annotations

@@ -218,9 +218,9 @@ class RunSchedules:
         This is the signature of ``Trainer.evaluation_callbacks``.
         """
         step = trainer.global_step
-        # Before the first update the network is the untrained one: its evaluations say
-        # nothing about progress, so they count neither for the plateau nor for patience.
-        # A target reached by chance still counts.
+        # Before the first update the network is untrained, so its evaluations measure no
+        # progress and count neither for the plateau nor for patience. A target reached by
+        # chance still counts.
         learning = trainer.agent.num_updates > 0
         if learning:
             self.learning_rate.on_evaluation(step, metrics["score"])

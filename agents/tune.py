@@ -43,7 +43,7 @@ from agents.config import (
 from agents.tune_space import RUN_KEYS, SearchSpace, load_space
 
 # Steps per trial. On a 2-core CPU shared with other jobs (load about 6), a run with each
-# game's default network and these steps took 132 s (tic-tac-toe) and 187 s (snake); on the
+# game's default network and these steps took 132 s (tic-tac-toe) and 187 s (snake). On an
 # idle machine, runs of 20,000 and 50,000 steps took 11 s and 28 s. A trial's sampled
 # network and train_freq can make it several times slower or faster.
 TRIAL_TIMESTEPS = {"tictactoe": 50_000, "snake": 100_000}
@@ -359,7 +359,7 @@ def _check_run_dir_game(run_dir: Path, env_name: str) -> None:
                 other = line.split(":", 1)[1].strip()
                 if other and other != env_name:
                     raise ConfigError(
-                        f"{run_dir} holds a {other} study; choose another --run-dir for "
+                        f"{run_dir} contains a {other} study; choose another --run-dir for "
                         f"{env_name}"
                     )
 
@@ -472,10 +472,10 @@ def open_study(settings: TuneSettings) -> Any:
 
 
 def _check_space_matches_study(settings: TuneSettings, study: Any, label: str) -> None:
-    """Refuse a space whose distributions clash with those of the study's earlier trials.
+    """Reject a space whose distributions clash with those of the study's earlier trials.
 
-    Optuna cannot change a parameter's kind (or a categorical's choices) within a study and
-    would fail each new trial; this says so once, before any trial runs.
+    Optuna cannot change a parameter's kind (or a categorical's choices) within a study, so
+    every new trial would fail. This check raises once, before any trial runs.
     """
     from optuna.distributions import check_distribution_compatibility
 
@@ -528,8 +528,8 @@ def run_workers(settings: TuneSettings, quotas: list[int]) -> list[int]:
         process.start()
 
     def stop_workers(signum: int, frame: Any) -> None:
-        # Each worker's trainer takes SIGTERM as a request to save and stop, once; a second
-        # SIGINT would abort it mid-save, so SIGINT from a terminal is not sent again.
+        # Each worker's trainer takes SIGTERM as a request to save and stop. A second SIGINT
+        # would abort it mid-save, so a terminal's SIGINT is not sent to it again.
         print("Interrupted; waiting for the workers to save their trials and stop", flush=True)
         for process in processes:
             if process.is_alive() and process.pid is not None:

@@ -1,10 +1,10 @@
 """Ablation: each sample-efficiency switch flipped against the defaults, over several seeds.
 
 For every variant (the defaults, then one switch changed at a time) and seed, a run
-trains until the game's first target (see ``bench/time_to_target.py``: tic-tac-toe never
-loses in the exhaustive check; snake a greedy mean of 20 apples, then 30) or until
-``total_timesteps``. The table gives, per variant, how many seeds reached each target and
-the median steps, games and training seconds to it.
+trains until it meets every target of the game, or until ``total_timesteps``. The targets
+are those of ``bench/time_to_target.py``: tic-tac-toe never loses in the exhaustive check,
+and snake reaches a greedy mean of 20 apples, then 30. The table gives, per variant, how
+many seeds reached each target and the median steps, games and training seconds to it.
 
 Usage:
     python bench/ablation.py --env tictactoe --seeds 0,1,2

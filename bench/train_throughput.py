@@ -52,8 +52,8 @@ def shared_config(env_name: str, steps: int, num_envs: int) -> dict:
         "progress": False,
         "save_replay_buffer": False,
         "eval_every": 10**9,
-        # Runs of the default length compile their update; the short timed runs here would
-        # not by the auto rule, so it is switched on to measure the steady state.
+        # Runs of the default length compile their update. By the auto rule these short timed
+        # runs would not, so compiling is switched on to measure the steady state.
         "compile_update": "on",
         **OVERRIDES,
     }
@@ -93,8 +93,8 @@ def time_ours(env_name: str, steps: int, num_envs: int) -> float:
 def time_sb3(env_name: str, steps: int, num_envs: int) -> float:
     """Return environment steps per second of Stable-Baselines3's DQN.learn.
 
-    With one environment SB3's train_freq and gradient_steps take the same values as ours;
-    with several, they are converted so the updates per transition stay the same.
+    With one environment, SB3's train_freq and gradient_steps take the same values as ours.
+    With several, they are converted so that the updates per transition stay the same.
     """
     from stable_baselines3 import DQN
     from stable_baselines3.common.callbacks import BaseCallback

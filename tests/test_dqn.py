@@ -237,7 +237,7 @@ def test_compiled_update_matches_eager_update():
     assert compiled.num_updates == eager.num_updates == 5
 
 
-def test_compiled_update_falls_back_to_eager_without_a_compiler(monkeypatch, caplog):
+def test_compiled_update_fallback_without_compiler(monkeypatch, caplog):
     import torch._dynamo
     import torch._inductor.config as inductor_config
 

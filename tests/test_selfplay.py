@@ -127,7 +127,8 @@ def test_one_lost_line_outranks_any_optimal_move_rate():
         "losing_lines_as_x": 0, "lines_as_x": 80, "losing_lines_as_o": 0, "lines_as_o": 440,
         "optimal_move_rate": 0.90,
     }
-    # The most lines a deterministic player meets as O on 3 x 3 is 9 * 7 * 5 * 3 = 945.
+    # The maximum number of lines a deterministic player meets as O on 3 x 3 is
+    # 9 * 7 * 5 * 3 = 945.
     loses_one_line = {
         "losing_lines_as_x": 0, "lines_as_x": 384, "losing_lines_as_o": 1, "lines_as_o": 945,
         "optimal_move_rate": 1.0,

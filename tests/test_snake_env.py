@@ -104,7 +104,7 @@ def test_relative_actions_never_reverse(heading):
         assert env.game.head == (5 + dx, 5 + dy)
 
 
-def test_starvation_ends_circling_snake_as_death_at_fixed_limit():
+def test_starvation_at_fixed_limit_terminates():
     # The same circling snake with a fixed limit of 7 steps and starvation: step 7 ends the
     # game as a death, with the death reward, terminated rather than truncated.
     env = SnakeEnv(

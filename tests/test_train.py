@@ -359,7 +359,7 @@ def test_too_large_replay_buffer_fails_at_once():
     assert "Traceback" not in result.stderr
 
 
-def test_resume_of_a_snake_run_saved_before_starvation_existed(tmp_path):
+def test_resume_snake_run_without_starvation_keys(tmp_path):
     # A run made with the old rules: no fixed limit, no starvation, no hunger entry.
     run_dir = tmp_path / "old"
     old_rules = ["--no-progress-limit", "0", "--no-starvation", "--no-hunger-feature"]

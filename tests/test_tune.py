@@ -367,7 +367,7 @@ def test_bad_space_file_exits_2(tmp_path):
         (["--n-trials", "2", "--", "--gamma", "7"], "gamma must be between 0 and 1"),
         (["--n-trials", "2", "--storage", "nosuchdb://x"], "cannot open the Optuna storage"),
         (["--n-trials", "2", "--trial-timesteps", "1500"], "not above learning_starts (2,000)"),
-        (["--n-trials", "2", "--save-best", "/proc/best.yaml"], "--save-best: cannot write to /proc"),
+        (["--n-trials", "2", "--save-best", "/proc/best.yaml"], "cannot write to /proc"),
     ],
 )
 def test_bad_options_exit_2(tmp_path, options, message):
@@ -378,7 +378,7 @@ def test_bad_options_exit_2(tmp_path, options, message):
     assert not (tmp_path / "run").exists()
 
 
-def test_changed_space_or_other_game_in_a_used_study_exits_2(sqlite_study, tmp_path):
+def test_used_study_rejects_clashing_runs(sqlite_study, tmp_path):
     run_dir, *_ = sqlite_study
     # TEST_SPACE searches learning_rate as a float; as a categorical Optuna cannot mix them.
     clash = tmp_path / "clash.yaml"
@@ -393,7 +393,7 @@ def test_changed_space_or_other_game_in_a_used_study_exits_2(sqlite_study, tmp_p
         "--trial-timesteps", "6000",
     )  # fmt: skip
     assert other_game.returncode == 2, other_game.stdout + other_game.stderr
-    assert "holds a tictactoe study" in other_game.stderr
+    assert "contains a tictactoe study" in other_game.stderr
     assert len(list(run_dir.glob("trials/trial_*"))) == trials_before
 
 
