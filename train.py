@@ -41,6 +41,7 @@ LEGACY_DEFAULTS = {
         "starvation": False,
         "starvation_reward": -1.0,
         "hunger_feature": False,
+        "path_features": False,
     },
 }
 

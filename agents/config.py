@@ -235,6 +235,11 @@ class TrainConfig:
         "add steps since the last apple over the limit to the feature observation",
         env="snake",
     )
+    path_features: bool = _option(
+        False,
+        "add each move's shortest-path distance to the food to the feature observation",
+        env="snake",
+    )
     apple_reward: float = _option(1.0, "reward per apple", env="snake")
     death_reward: float = _option(-1.0, "reward on death", env="snake")
     step_reward: float = _option(0.0, "reward on every other step", env="snake")
@@ -287,6 +292,7 @@ GAME_DEFAULTS: dict[str, dict[str, Any]] = {
         "starvation": True,
         "starvation_reward": -5.0,
         "hunger_feature": True,
+        "path_features": True,
     },
 }
 
@@ -640,6 +646,7 @@ def env_kwargs(config: TrainConfig, env_name: str) -> dict[str, Any]:
         "starvation_reward": config.starvation_reward,
         # The grid observation has no hunger entry; the option is ignored there.
         "hunger_feature": config.hunger_feature and config.observation == "features",
+        "path_features": config.path_features and config.observation == "features",
         "apple_reward": config.apple_reward,
         "death_reward": config.death_reward,
         "step_reward": config.step_reward,

@@ -105,7 +105,8 @@ class SnakeEnv(gym.Env):
     ``observation="features"`` (default): a ``float32`` vector for MLPs, listed in
     :attr:`feature_names`. With relative actions it is in the snake's frame ("ahead" is the
     heading, "left" a quarter turn to the left) and has 22 entries. With absolute actions it
-    uses the board's axes (x right, y down) and has 25 entries. In order:
+    uses the board's axes (x right, y down) and has 25 entries. ``hunger_feature`` adds one
+    entry and ``path_features`` two per action. In order:
 
     - ``danger_*`` (one per action), in {0, 1}: the action kills the snake now. The tail's
       cell counts as free when the move does not eat, because the tail leaves it.
@@ -125,6 +126,14 @@ class SnakeEnv(gym.Env):
     - ``hunger``, in [0, 1], only with ``hunger_feature=True``: steps since the last apple
       (or the start) divided by the no-progress limit. Without it, how close the limit is
       cannot be seen, so a starvation penalty could not be predicted from the observation.
+    - ``food_distance_*`` (one per action), in [0, 1], only with ``path_features=True``:
+      moves from the new head to the food along the shortest path through the cells free
+      after the action, divided by the number of cells; 0 for the action that eats and 1
+      when the action is fatal or the food cannot be reached that way.
+    - ``food_path_*`` (one per action), in {0, 1}, only with ``path_features=True``: the
+      action starts a shortest path to the food (its ``food_distance`` is the smallest and
+      the food is reachable). The food offsets point at the food through the body; these
+      entries show the way around it.
 
     Reachability uses the board right after the move, see
     :meth:`envs.snake_rules.SnakeGame.assess_moves`. With absolute actions, the reversing
@@ -189,6 +198,8 @@ class SnakeEnv(gym.Env):
             ``death_reward``, starving is worse than a collision, so circling until the
             limit never beats trying for the food.
         hunger_feature: Add the ``hunger`` entry to the feature observation.
+        path_features: Add the ``food_distance_*`` and ``food_path_*`` entries to the
+            feature observation.
         apple_reward: Reward for eating.
         death_reward: Reward for dying.
         step_reward: Reward for any other step, often 0 or a small negative number.
@@ -215,6 +226,7 @@ class SnakeEnv(gym.Env):
         starvation: bool = False,
         starvation_reward: float | None = None,
         hunger_feature: bool = False,
+        path_features: bool = False,
         apple_reward: float = 1.0,
         death_reward: float = -1.0,
         step_reward: float = 0.0,
@@ -240,11 +252,14 @@ class SnakeEnv(gym.Env):
             )
         if hunger_feature and observation != "features":
             raise ValueError("hunger_feature needs observation='features'")
+        if path_features and observation != "features":
+            raise ValueError("path_features needs observation='features'")
         self.render_mode = render_mode
         self.observation = observation
         self.no_progress_limit = None if no_progress_limit is None else int(no_progress_limit)
         self.starvation = bool(starvation)
         self.hunger_feature = bool(hunger_feature)
+        self.path_features = bool(path_features)
         self.action_mode = action_mode
         self.no_progress_factor = int(no_progress_factor)
         self.apple_reward = _validate_real("apple_reward", apple_reward)
@@ -270,6 +285,13 @@ class SnakeEnv(gym.Env):
         self.feature_names = FEATURE_NAMES_RELATIVE if self._relative else FEATURE_NAMES_ABSOLUTE
         if self.hunger_feature:
             self.feature_names = (*self.feature_names, "hunger")
+        if self.path_features:
+            moves = self.feature_names[: self.action_space.n]
+            self.feature_names = (
+                *self.feature_names,
+                *(name.replace("danger_", "food_distance_") for name in moves),
+                *(name.replace("danger_", "food_path_") for name in moves),
+            )
         self.observation_space = self._build_observation_space()
 
         self.canvas: PygameCanvas | None = None
@@ -478,7 +500,7 @@ class SnakeEnv(gym.Env):
             directions = [(heading + turn) % NUM_DIRECTIONS for turn in _RELATIVE_TURNS]
         else:
             directions = list(range(NUM_DIRECTIONS))
-        assessments = game.assess_moves(directions)
+        assessments = game.assess_moves(directions, food_distances=self.path_features)
 
         features = [1.0 if assessment.fatal else 0.0 for assessment in assessments]
         features += [1.0 if direction == heading else 0.0 for direction in range(NUM_DIRECTIONS)]
@@ -489,6 +511,17 @@ class SnakeEnv(gym.Env):
         features += self._offset(game.tail)
         if self.hunger_feature:
             features.append(min(1.0, self._steps_since_food / self._no_progress_steps()))
+        if self.path_features:
+            distances = [assessment.food_distance for assessment in assessments]
+            known = [distance for distance in distances if distance is not None]
+            shortest = min(known) if known else None
+            features += [
+                1.0 if distance is None else distance / game.num_cells for distance in distances
+            ]
+            features += [
+                1.0 if distance is not None and distance == shortest else 0.0
+                for distance in distances
+            ]
         return np.array(features, dtype=np.float32)
 
     def _food_features(self) -> list[float]:

@@ -75,11 +75,15 @@ class MoveAssessment(NamedTuple):
             fills the board.
         tail_reachable: After the move, the new head is next to the tail or can reach a
             free cell next to it. ``False`` for a fatal move.
+        food_distance: Moves from the new head to the food along the shortest path through
+            the cells that are free after the move, 0 for the move that eats, and ``None``
+            when the move is fatal, the food cannot be reached, or the board is full.
     """
 
     fatal: bool
     reachable_fraction: float
     tail_reachable: bool
+    food_distance: int | None = None
 
 
 _FATAL_MOVE = MoveAssessment(fatal=True, reachable_fraction=0.0, tail_reachable=False)
@@ -353,7 +357,9 @@ class SnakeGame:
         self._place_food()
         return _ATE
 
-    def assess_moves(self, directions: Sequence[int]) -> list[MoveAssessment]:
+    def assess_moves(
+        self, directions: Sequence[int], *, food_distances: bool = False
+    ) -> list[MoveAssessment]:
         """Judge what :meth:`step` would lead to for each requested direction.
 
         Reachability is static: it uses the board right after the move and ignores that
@@ -364,8 +370,14 @@ class SnakeGame:
         cell. So one flood fill per component that touches a candidate cell or the tail
         serves every move.
 
+        With ``food_distances``, one breadth-first search from the food fills in each
+        move's ``food_distance``. A path from the new head never passes back through the
+        new head, and the tail's cell is free after every move that does not eat, so a
+        search through the current free cells and the tail's cell serves every move.
+
         Args:
             directions: Requested directions, resolved as :meth:`step` resolves them.
+            food_distances: Also compute the path length from each new head to the food.
 
         Returns:
             One assessment per direction, in the same order.
@@ -388,6 +400,11 @@ class SnakeGame:
                 tail_region |= region.component(neighbour)
         tail_region_size = tail_region.bit_count()
 
+        distances: dict[int, int] = {}
+        if food_distances and food >= 0:
+            targets = [self._step_targets[head][self.resolve_direction(d)] for d in directions]
+            distances = self._path_lengths(food, free | 1 << tail, targets)
+
         assessments = []
         for direction in directions:
             target = self._step_targets[head][self.resolve_direction(direction)]
@@ -400,7 +417,7 @@ class SnakeGame:
                 continue
             num_free_after = self.num_cells - len(self.body) - (1 if eats else 0)
             if num_free_after == 0:
-                assessments.append(MoveAssessment(False, 1.0, True))
+                assessments.append(MoveAssessment(False, 1.0, True, distances.get(target)))
                 continue
 
             if target == tail:
@@ -422,9 +439,48 @@ class SnakeGame:
                     new_tail = new_tail_y * self.width + new_tail_x
                     tail_reachable = bool(self._neighbour_masks[new_tail] & component)
             assessments.append(
-                MoveAssessment(False, num_reachable / num_free_after, tail_reachable)
+                MoveAssessment(
+                    False, num_reachable / num_free_after, tail_reachable, distances.get(target)
+                )
             )
         return assessments
+
+    def _path_lengths(self, source: int, passable: int, targets: Sequence[int]) -> dict[int, int]:
+        """Return the path length from ``source`` to each reachable target cell.
+
+        A breadth-first search on bitmasks: each iteration adds the next ring of cells, so
+        it costs a few big-integer operations per step of distance. Paths run through the
+        cells set in ``passable``, and a target outside it is never reached.
+        """
+        width = self.width
+        wanted = 0
+        for target in targets:
+            if target >= 0:
+                wanted |= 1 << target
+        reached = 1 << source
+        lengths = {source: 0} if wanted & reached else {}
+        pending = wanted & ~reached
+        distance = 0
+        not_first_column, not_last_column = self._not_first_column, self._not_last_column
+        while pending:
+            grown = (
+                reached
+                | ((reached & not_first_column) >> 1)
+                | ((reached & not_last_column) << 1)
+                | (reached >> width)
+                | (reached << width)
+            ) & passable
+            if grown == reached:
+                break
+            distance += 1
+            found = grown & pending
+            while found:
+                lowest = found & -found
+                lengths[lowest.bit_length() - 1] = distance
+                found ^= lowest
+            pending &= ~grown
+            reached = grown
+        return lengths
 
     def to_text(self) -> str:
         """Draw the board as text, one line per row.

@@ -123,6 +123,48 @@ def test_starvation_at_fixed_limit_terminates():
     assert info["end_reason"] == "no_progress"
 
 
+@pytest.mark.parametrize("action_mode", ["relative", "absolute"])
+def test_path_features_follow_the_way_around_the_body(action_mode):
+    env = SnakeEnv(path_features=True, action_mode=action_mode, grid_size=6)
+    env.reset(seed=0)
+    # The food at (2,0) lies behind the body along row 1; the tail at (0,1) leaves its
+    # cell on the next move, which opens the way round the left end of that row.
+    body = [(2, 2), (2, 3), (3, 3), (4, 3), (4, 2), (4, 1), (3, 1), (2, 1), (1, 1), (0, 1)]
+    obs, _ = env.set_state(body, UP, (2, 0))
+    names = env.feature_names
+    num_actions = env.action_space.n
+    assert len(names) == obs.shape[0] == env.observation_space.shape[0]
+    assert env.observation_space.contains(obs)
+    features = dict(zip(names, obs.tolist()))
+    if action_mode == "relative":
+        left, straight, right = "left", "straight", "right"
+    else:
+        left, straight, right = "left", "up", "right"
+    assert features[f"food_distance_{left}"] == pytest.approx(5 / 36)
+    assert features[f"food_path_{left}"] == 1.0
+    for move in (straight, right):
+        assert features[f"food_distance_{move}"] == 1.0
+        assert features[f"food_path_{move}"] == 0.0
+    assert names[-2 * num_actions :] == tuple(
+        [f"food_distance_{name[len('danger_'):]}" for name in names[:num_actions]]
+        + [f"food_path_{name[len('danger_'):]}" for name in names[:num_actions]]
+    )
+
+
+def test_path_features_mark_every_shortest_move():
+    env = SnakeEnv(path_features=True)
+    env.reset(seed=0)
+    # Food diagonally ahead-left: straight on and the left turn are both one move closer.
+    obs, _ = env.set_state([(5, 5), (4, 5), (3, 5)], RIGHT, (6, 4))
+    features = dict(zip(env.feature_names, obs.tolist()))
+    assert features["food_distance_straight"] == pytest.approx(1 / 100)
+    assert features["food_distance_left"] == pytest.approx(1 / 100)
+    assert features["food_distance_right"] == pytest.approx(3 / 100)
+    assert [features[f"food_path_{move}"] for move in ("straight", "left", "right")] == [
+        1.0, 1.0, 0.0,
+    ]  # fmt: skip
+
+
 def test_hunger_feature_counts_towards_the_limit():
     env = SnakeEnv(no_progress_limit=8, hunger_feature=True)
     obs, _ = env.reset(seed=0)
@@ -386,6 +428,7 @@ def test_seeded_episodes_are_deterministic():
         ({"no_progress_limit": 0}, "no_progress_limit, got 0"),
         ({"no_progress_limit": True}, "no_progress_limit, got True"),
         ({"hunger_feature": True, "observation": "grid"}, "hunger_feature needs"),
+        ({"path_features": True, "observation": "grid"}, "path_features needs"),
     ],
 )
 def test_constructor_rejects_invalid_arguments(kwargs, message):

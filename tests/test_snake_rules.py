@@ -296,6 +296,30 @@ def brute_force_assessment(game: SnakeGame, direction: int) -> tuple[bool, float
     return False, len(reached) / len(free), tail_reachable
 
 
+def brute_force_food_distance(game: SnakeGame, direction: int) -> int | None:
+    """Play the move on a copy and search the board after it for the food."""
+    copy = SnakeGame.from_state(
+        list(game.body), game.direction, game.food, game.width, game.height,
+        rng=np.random.default_rng(0),
+    )
+    result = copy.step(direction)
+    if result.died or game.food is None:
+        return None
+    if result.ate:
+        return 0
+    distances = {copy.head: 0}
+    frontier = deque([copy.head])
+    while frontier:
+        x, y = frontier.popleft()
+        for dx, dy in DIRECTION_DELTAS:
+            cell = (x + dx, y + dy)
+            inside = 0 <= cell[0] < copy.width and 0 <= cell[1] < copy.height
+            if inside and cell not in distances and not copy.is_occupied(cell):
+                distances[cell] = distances[(x, y)] + 1
+                frontier.append(cell)
+    return distances.get(copy.food)
+
+
 def choose_move(game: SnakeGame, choice: int) -> int:
     """Map 0..3 to that direction, and 4 to a move toward the food that does not die."""
     if choice < 4:
@@ -341,12 +365,15 @@ def test_random_play_keeps_invariants(seed, size, choices):
 def test_assess_moves_matches_brute_force(seed, size, choices):
     game = SnakeGame(size, size, rng=np.random.default_rng(seed))
     for choice in choices:
-        assessments = game.assess_moves(range(4))
+        assessments = game.assess_moves(range(4), food_distances=True)
         for direction in range(4):
             expected = brute_force_assessment(game, direction)
             assert assessments[direction].fatal == expected[0]
             assert assessments[direction].reachable_fraction == pytest.approx(expected[1])
             assert assessments[direction].tail_reachable == expected[2]
+            expected_distance = brute_force_food_distance(game, direction)
+            assert assessments[direction].food_distance == expected_distance
+        assert all(a.food_distance is None for a in game.assess_moves(range(4)))
         game.step(choose_move(game, choice))
         if game.game_over:
             game.reset()
@@ -387,12 +414,28 @@ def test_assess_moves_sees_pocket():
 )
 def test_assess_moves_on_fixed_positions(body, direction, food, width):
     game = SnakeGame.from_state(body, direction, food, width, width)
-    assessments = game.assess_moves(range(4))
+    assessments = game.assess_moves(range(4), food_distances=True)
     for move in range(4):
         fatal, fraction, tail_reachable = brute_force_assessment(game, move)
         assert assessments[move].fatal == fatal
         assert assessments[move].reachable_fraction == pytest.approx(fraction)
         assert assessments[move].tail_reachable == tail_reachable
+        assert assessments[move].food_distance == brute_force_food_distance(game, move)
+
+
+def test_food_distance_goes_around_the_body():
+    # The food at (2,0) is two cells above the head at (2,2), behind the body along row 1.
+    # Straight on hits the body. The tail at (0,1) leaves its cell on the move, so the
+    # left turn to (1,2) goes around the wall's end in 5 more moves: (0,2), (0,1), (0,0),
+    # (1,0), (2,0). The right turn enters a pocket closed by the body, from which the food
+    # cannot be reached.
+    body = [(2, 2), (2, 3), (3, 3), (4, 3), (4, 2), (4, 1), (3, 1), (2, 1), (1, 1), (0, 1)]
+    game = SnakeGame.from_state(body, UP, (2, 0), 6, 6)
+    up, right, down, left = game.assess_moves([UP, RIGHT, DOWN, LEFT], food_distances=True)
+    assert up.fatal and up.food_distance is None
+    assert left.food_distance == 5
+    assert not right.fatal and right.food_distance is None
+    assert down == up
 
 
 def test_assess_moves_tail_reachable_behind_body():

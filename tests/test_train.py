@@ -362,7 +362,10 @@ def test_too_large_replay_buffer_fails_at_once():
 def test_resume_snake_run_without_starvation_keys(tmp_path):
     # A run made with the old rules: no fixed limit, no starvation, no hunger entry.
     run_dir = tmp_path / "old"
-    old_rules = ["--no-progress-limit", "0", "--no-starvation", "--no-hunger-feature"]
+    old_rules = [
+        "--no-progress-limit", "0", "--no-starvation", "--no-hunger-feature",
+        "--no-path-features",
+    ]  # fmt: skip
     result = run_script(
         "train.py", "snake", *TINY_SNAKE, *old_rules, "--total-timesteps", "1000",
         "--run-dir", run_dir,
@@ -373,7 +376,9 @@ def test_resume_snake_run_without_starvation_keys(tmp_path):
 
     path = run_dir / "checkpoints" / "step_000001000.pt"
     payload = load_model_file(path)
-    for key in ("no_progress_limit", "starvation", "starvation_reward", "hunger_feature"):
+    for key in (
+        "no_progress_limit", "starvation", "starvation_reward", "hunger_feature", "path_features",
+    ):  # fmt: skip
         del payload["config"][key]
     save_model_file(path, payload)
     resumed = run_script(
@@ -382,6 +387,7 @@ def test_resume_snake_run_without_starvation_keys(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert config["hunger_feature"] is False
+    assert config["path_features"] is False
     assert config["starvation"] is False
     assert config["no_progress_limit"] == 0
     assert json.loads((run_dir / "results.json").read_text())["total_timesteps"] == 2000
