@@ -43,6 +43,7 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
         "dueling head": {"dueling": True},
         "3-step returns": {"n_step": 3},
         "prioritized replay": {"prioritized_replay": True},
+        "no path features": {"path_features": False},
         "grid observation with a CNN": {"observation": "grid", "network": "cnn"},
     },
 }

@@ -282,6 +282,7 @@ class SnakeEnv(gym.Env):
 
         self._relative = action_mode == "relative"
         self.action_space = spaces.Discrete(3 if self._relative else NUM_DIRECTIONS)
+        self._all_actions_mask = np.ones(self.action_space.n, dtype=bool)
         self.feature_names = FEATURE_NAMES_RELATIVE if self._relative else FEATURE_NAMES_ABSOLUTE
         if self.hunger_feature:
             self.feature_names = (*self.feature_names, "hunger")
@@ -389,7 +390,7 @@ class SnakeEnv(gym.Env):
         Relative actions are all valid. Among absolute actions, the one that would reverse
         the snake into its neck is masked out, because it would move straight on.
         """
-        mask = np.ones(self.action_space.n, dtype=bool)
+        mask = self._all_actions_mask.copy()
         if not self._relative and self.game.length > 1:
             mask[opposite_direction(self.game.direction)] = False
         return mask

@@ -75,9 +75,12 @@ class MoveAssessment(NamedTuple):
             fills the board.
         tail_reachable: After the move, the new head is next to the tail or can reach a
             free cell next to it. ``False`` for a fatal move.
-        food_distance: Moves from the new head to the food along the shortest path through
-            the cells that are free after the move, 0 for the move that eats, and ``None``
-            when the move is fatal, the food cannot be reached, or the board is full.
+        food_distance: Moves from the new head to the food, 0 for the move that eats. The
+            head moves every step, into a cell free at that moment: the k-th body cell from
+            the tail is free from the k-th move on, since the tail end leaves it then. The
+            cells the head itself leaves behind are not counted as blocked, so this is a
+            lower bound on the moves a real path needs. ``None`` when the move is fatal,
+            the board is full, or no such walk reaches the food.
     """
 
     fatal: bool
@@ -370,10 +373,9 @@ class SnakeGame:
         cell. So one flood fill per component that touches a candidate cell or the tail
         serves every move.
 
-        With ``food_distances``, one breadth-first search from the food fills in each
-        move's ``food_distance``. A path from the new head never passes back through the
-        new head, and the tail's cell is free after every move that does not eat, so a
-        search through the current free cells and the tail's cell serves every move.
+        With ``food_distances``, a search from each new head over the cells the head can
+        occupy move by move fills in its ``food_distance``; the body clears as the snake
+        moves, so the k-th cell from the tail may be entered from the k-th move on.
 
         Args:
             directions: Requested directions, resolved as :meth:`step` resolves them.
@@ -400,14 +402,14 @@ class SnakeGame:
                 tail_region |= region.component(neighbour)
         tail_region_size = tail_region.bit_count()
 
+        step_targets = self._step_targets[head]
+        targets = [step_targets[self.resolve_direction(direction)] for direction in directions]
         distances: dict[int, int] = {}
         if food_distances and food >= 0:
-            targets = [self._step_targets[head][self.resolve_direction(d)] for d in directions]
-            distances = self._path_lengths(food, free | 1 << tail, targets)
+            distances = self._food_path_lengths(food, free, targets)
 
         assessments = []
-        for direction in directions:
-            target = self._step_targets[head][self.resolve_direction(direction)]
+        for target in targets:
             if target < 0:
                 assessments.append(_FATAL_MOVE)
                 continue
@@ -445,41 +447,59 @@ class SnakeGame:
             )
         return assessments
 
-    def _path_lengths(self, source: int, passable: int, targets: Sequence[int]) -> dict[int, int]:
-        """Return the path length from ``source`` to each reachable target cell.
+    def _food_path_lengths(self, food: int, free: int, targets: Sequence[int]) -> dict[int, int]:
+        """Return the moves from each target cell to the food while the body clears.
 
-        A breadth-first search on bitmasks: each iteration adds the next ring of cells, so
-        it costs a few big-integer operations per step of distance. Paths run through the
-        cells set in ``passable``, and a target outside it is never reached.
+        For each target, the bitmask of cells the head can occupy after each move grows
+        from the one before by a step in every direction, limited to the cells free on that
+        move. All targets advance together, at a few big-integer operations per move.
+
+        Args:
+            food: The food's cell.
+            free: Bitmask of the cells free now.
+            targets: Cells the head enters on the first move; fatal ones are skipped.
+
+        Returns:
+            The path length from each target that can reach the food, in moves after the
+            first one.
         """
         width = self.width
-        wanted = 0
-        for target in targets:
-            if target >= 0:
-                wanted |= 1 << target
-        reached = 1 << source
-        lengths = {source: 0} if wanted & reached else {}
-        pending = wanted & ~reached
-        distance = 0
         not_first_column, not_last_column = self._not_first_column, self._not_last_column
-        while pending:
-            grown = (
-                reached
-                | ((reached & not_first_column) >> 1)
-                | ((reached & not_last_column) << 1)
-                | (reached >> width)
-                | (reached << width)
-            ) & passable
-            if grown == reached:
-                break
-            distance += 1
-            found = grown & pending
-            while found:
-                lowest = found & -found
-                lengths[lowest.bit_length() - 1] = distance
-                found ^= lowest
-            pending &= ~grown
-            reached = grown
+        # from_tail[k - 1] is the body cell that the tail end leaves on move k.
+        from_tail = [y * width + x for x, y in reversed(self.body)]
+        passable = free | 1 << from_tail[0]
+        food_bit = 1 << food
+        lengths: dict[int, int] = {}
+        # Per target: the cells the head can be on after the current move, and after the
+        # one before, to notice when the walk repeats with period 2 or stops changing.
+        fronts: dict[int, tuple[int, int]] = {}
+        for target in targets:
+            if target < 0 or not passable >> target & 1:
+                continue
+            if target == food:
+                lengths[target] = 0
+            else:
+                fronts[target] = (1 << target, 0)
+        move = 1
+        while fronts:
+            move += 1
+            if move <= len(from_tail):
+                passable |= 1 << from_tail[move - 1]
+            for target, (front, before) in list(fronts.items()):
+                grown = (
+                    ((front & not_first_column) >> 1)
+                    | ((front & not_last_column) << 1)
+                    | (front >> width)
+                    | (front << width)
+                ) & passable
+                if grown & food_bit:
+                    lengths[target] = move - 1
+                    del fronts[target]
+                elif not grown or (move > len(from_tail) and grown in (front, before)):
+                    # Stuck, or, with the whole body cleared, repeating without the food.
+                    del fronts[target]
+                else:
+                    fronts[target] = (grown, front)
         return lengths
 
     def to_text(self) -> str:
