@@ -452,7 +452,7 @@ class SnakeGame:
 
         For each target, the bitmask of cells the head can occupy after each move grows
         from the one before by a step in every direction, limited to the cells free on that
-        move. All targets advance together, at a few big-integer operations per move.
+        move: a few big-integer operations per move.
 
         Args:
             food: The food's cell.
@@ -465,27 +465,31 @@ class SnakeGame:
         """
         width = self.width
         not_first_column, not_last_column = self._not_first_column, self._not_last_column
-        # from_tail[k - 1] is the body cell that the tail end leaves on move k.
-        from_tail = [y * width + x for x, y in reversed(self.body)]
-        passable = free | 1 << from_tail[0]
+        body = self.body
+        length = len(body)
+        tail_x, tail_y = body[-1]
+        first_passable = free | 1 << (tail_y * width + tail_x)
         food_bit = 1 << food
         lengths: dict[int, int] = {}
-        # Per target: the cells the head can be on after the current move, and after the
-        # one before, to notice when the walk repeats with period 2 or stops changing.
-        fronts: dict[int, tuple[int, int]] = {}
+        searched: set[int] = set()
         for target in targets:
-            if target < 0 or not passable >> target & 1:
+            if target < 0 or target in searched or not first_passable >> target & 1:
                 continue
+            searched.add(target)
             if target == food:
                 lengths[target] = 0
-            else:
-                fronts[target] = (1 << target, 0)
-        move = 1
-        while fronts:
-            move += 1
-            if move <= len(from_tail):
-                passable |= 1 << from_tail[move - 1]
-            for target, (front, before) in list(fronts.items()):
+                continue
+            passable = first_passable
+            # The cells the head can be on after this move and after the one before, to
+            # notice when the walk repeats with period 2 once the whole body has cleared.
+            front, before = 1 << target, 0
+            move = 1
+            while True:
+                move += 1
+                if move <= length:
+                    # body[-move] is the cell that the tail end leaves on this move.
+                    x, y = body[-move]
+                    passable |= 1 << (y * width + x)
                 grown = (
                     ((front & not_first_column) >> 1)
                     | ((front & not_last_column) << 1)
@@ -494,12 +498,10 @@ class SnakeGame:
                 ) & passable
                 if grown & food_bit:
                     lengths[target] = move - 1
-                    del fronts[target]
-                elif not grown or (move > len(from_tail) and grown in (front, before)):
-                    # Stuck, or, with the whole body cleared, repeating without the food.
-                    del fronts[target]
-                else:
-                    fronts[target] = (grown, front)
+                    break
+                if not grown or (move > length and grown in (front, before)):
+                    break
+                front, before = grown, front
         return lengths
 
     def to_text(self) -> str:
