@@ -75,12 +75,9 @@ class MoveAssessment(NamedTuple):
             fills the board.
         tail_reachable: After the move, the new head is next to the tail or can reach a
             free cell next to it. ``False`` for a fatal move.
-        food_distance: Moves from the new head to the food, 0 for the move that eats. The
-            head moves every step, into a cell free at that moment: the k-th body cell from
-            the tail is free from the k-th move on, since the tail end leaves it then. The
-            cells the head itself leaves behind are not counted as blocked, so this is a
-            lower bound on the moves a real path needs. ``None`` when the move is fatal,
-            the board is full, or no such walk reaches the food.
+        food_distance: Moves from the new head to the food along the shortest path through
+            the cells that are free after the move, 0 for the move that eats, and ``None``
+            when the move is fatal, the food cannot be reached, or the board is full.
     """
 
     fatal: bool
@@ -373,9 +370,10 @@ class SnakeGame:
         cell. So one flood fill per component that touches a candidate cell or the tail
         serves every move.
 
-        With ``food_distances``, a search from each new head over the cells the head can
-        occupy move by move fills in its ``food_distance``; the body clears as the snake
-        moves, so the k-th cell from the tail may be entered from the k-th move on.
+        With ``food_distances``, one breadth-first search from the food fills in each
+        move's ``food_distance``. A path from the new head never passes back through the
+        new head, and the tail's cell is free after every move that does not eat, so a
+        search through the current free cells and the tail's cell serves every move.
 
         Args:
             directions: Requested directions, resolved as :meth:`step` resolves them.
@@ -406,7 +404,7 @@ class SnakeGame:
         targets = [step_targets[self.resolve_direction(direction)] for direction in directions]
         distances: dict[int, int] = {}
         if food_distances and food >= 0:
-            distances = self._food_path_lengths(food, free, targets)
+            distances = self._path_lengths(food, free | 1 << tail, targets)
 
         assessments = []
         for target in targets:
@@ -447,61 +445,41 @@ class SnakeGame:
             )
         return assessments
 
-    def _food_path_lengths(self, food: int, free: int, targets: Sequence[int]) -> dict[int, int]:
-        """Return the moves from each target cell to the food while the body clears.
+    def _path_lengths(self, source: int, passable: int, targets: Sequence[int]) -> dict[int, int]:
+        """Return the path length from ``source`` to each reachable target cell.
 
-        For each target, the bitmask of cells the head can occupy after each move grows
-        from the one before by a step in every direction, limited to the cells free on that
-        move: a few big-integer operations per move.
-
-        Args:
-            food: The food's cell.
-            free: Bitmask of the cells free now.
-            targets: Cells the head enters on the first move; fatal ones are skipped.
-
-        Returns:
-            The path length from each target that can reach the food, in moves after the
-            first one.
+        A breadth-first search on bitmasks: each iteration adds the next ring of cells, so
+        it costs a few big-integer operations per step of distance. Paths run through the
+        cells set in ``passable``, and a target outside it is never reached.
         """
         width = self.width
-        not_first_column, not_last_column = self._not_first_column, self._not_last_column
-        body = self.body
-        length = len(body)
-        tail_x, tail_y = body[-1]
-        first_passable = free | 1 << (tail_y * width + tail_x)
-        food_bit = 1 << food
-        lengths: dict[int, int] = {}
-        searched: set[int] = set()
+        wanted = 0
         for target in targets:
-            if target < 0 or target in searched or not first_passable >> target & 1:
-                continue
-            searched.add(target)
-            if target == food:
-                lengths[target] = 0
-                continue
-            passable = first_passable
-            # The cells the head can be on after this move and after the one before, to
-            # notice when the walk repeats with period 2 once the whole body has cleared.
-            front, before = 1 << target, 0
-            move = 1
-            while True:
-                move += 1
-                if move <= length:
-                    # body[-move] is the cell that the tail end leaves on this move.
-                    x, y = body[-move]
-                    passable |= 1 << (y * width + x)
-                grown = (
-                    ((front & not_first_column) >> 1)
-                    | ((front & not_last_column) << 1)
-                    | (front >> width)
-                    | (front << width)
-                ) & passable
-                if grown & food_bit:
-                    lengths[target] = move - 1
-                    break
-                if not grown or (move > length and grown in (front, before)):
-                    break
-                front, before = grown, front
+            if target >= 0:
+                wanted |= 1 << target
+        reached = 1 << source
+        lengths = {source: 0} if wanted & reached else {}
+        pending = wanted & ~reached
+        distance = 0
+        not_first_column, not_last_column = self._not_first_column, self._not_last_column
+        while pending:
+            grown = (
+                reached
+                | ((reached & not_first_column) >> 1)
+                | ((reached & not_last_column) << 1)
+                | (reached >> width)
+                | (reached << width)
+            ) & passable
+            if grown == reached:
+                break
+            distance += 1
+            found = grown & pending
+            while found:
+                lowest = found & -found
+                lengths[lowest.bit_length() - 1] = distance
+                found ^= lowest
+            pending &= ~grown
+            reached = grown
         return lengths
 
     def to_text(self) -> str:

@@ -124,11 +124,11 @@ def test_starvation_at_fixed_limit_terminates():
 
 
 @pytest.mark.parametrize("action_mode", ["relative", "absolute"])
-def test_path_features_see_the_body_clear(action_mode):
+def test_path_features_follow_the_way_around_the_body(action_mode):
     env = SnakeEnv(path_features=True, action_mode=action_mode, grid_size=6)
     env.reset(seed=0)
-    # The food at (2,0) lies behind the body along row 1. After a left turn the head can
-    # pass through (1,1) once the tail end has left it: 3 moves after the turn.
+    # The food at (2,0) lies behind the body along row 1; the tail at (0,1) leaves its
+    # cell on the next move, which opens the way round the left end of that row.
     body = [(2, 2), (2, 3), (3, 3), (4, 3), (4, 2), (4, 1), (3, 1), (2, 1), (1, 1), (0, 1)]
     obs, _ = env.set_state(body, UP, (2, 0))
     names = env.feature_names
@@ -140,7 +140,7 @@ def test_path_features_see_the_body_clear(action_mode):
         left, straight, right = "left", "straight", "right"
     else:
         left, straight, right = "left", "up", "right"
-    assert features[f"food_distance_{left}"] == pytest.approx(3 / 36)
+    assert features[f"food_distance_{left}"] == pytest.approx(5 / 36)
     assert features[f"food_path_{left}"] == 1.0
     for move in (straight, right):
         assert features[f"food_distance_{move}"] == 1.0

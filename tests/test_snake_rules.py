@@ -297,12 +297,7 @@ def brute_force_assessment(game: SnakeGame, direction: int) -> tuple[bool, float
 
 
 def brute_force_food_distance(game: SnakeGame, direction: int) -> int | None:
-    """Walk the head move by move after the move, with body cells clearing from the tail end.
-
-    The k-th body cell from the tail may be entered from move k on. The cells the head can
-    be on after each move are kept as a set of coordinates, for at most as many moves as
-    there are body cells plus board cells.
-    """
+    """Play the move on a copy and search the board after it for the food."""
     copy = SnakeGame.from_state(
         list(game.body), game.direction, game.food, game.width, game.height,
         rng=np.random.default_rng(0),
@@ -312,20 +307,17 @@ def brute_force_food_distance(game: SnakeGame, direction: int) -> int | None:
         return None
     if result.ate:
         return 0
-    free_from = {cell: k for k, cell in enumerate(reversed(game.body), start=1)}
-    cells = {copy.head}
-    for move in range(2, game.length + game.width * game.height + 2):
-        cells = {
-            (x + dx, y + dy)
-            for x, y in cells
-            for dx, dy in DIRECTION_DELTAS
-            if 0 <= x + dx < game.width
-            and 0 <= y + dy < game.height
-            and free_from.get((x + dx, y + dy), 0) <= move
-        }
-        if game.food in cells:
-            return move - 1
-    return None
+    distances = {copy.head: 0}
+    frontier = deque([copy.head])
+    while frontier:
+        x, y = frontier.popleft()
+        for dx, dy in DIRECTION_DELTAS:
+            cell = (x + dx, y + dy)
+            inside = 0 <= cell[0] < copy.width and 0 <= cell[1] < copy.height
+            if inside and cell not in distances and not copy.is_occupied(cell):
+                distances[cell] = distances[(x, y)] + 1
+                frontier.append(cell)
+    return distances.get(copy.food)
 
 
 def choose_move(game: SnakeGame, choice: int) -> int:
@@ -431,17 +423,17 @@ def test_assess_moves_on_fixed_positions(body, direction, food, width):
         assert assessments[move].food_distance == brute_force_food_distance(game, move)
 
 
-def test_food_distance_waits_for_the_body_to_clear():
+def test_food_distance_goes_around_the_body():
     # The food at (2,0) is two cells above the head at (2,2), behind the body along row 1.
-    # Straight on hits the body. The left turn to (1,2) can enter (1,1) on the next move,
-    # when the tail end has left it, then (1,0) and the food: 3 moves after the turn. The
-    # right turn enters the pocket at (3,2), whose neighbours are all body cells still on
-    # the next move, so the head has nowhere to go.
+    # Straight on hits the body. The tail at (0,1) leaves its cell on the move, so the
+    # left turn to (1,2) goes around the wall's end in 5 more moves: (0,2), (0,1), (0,0),
+    # (1,0), (2,0). The right turn enters a pocket closed by the body, from which the food
+    # cannot be reached.
     body = [(2, 2), (2, 3), (3, 3), (4, 3), (4, 2), (4, 1), (3, 1), (2, 1), (1, 1), (0, 1)]
     game = SnakeGame.from_state(body, UP, (2, 0), 6, 6)
     up, right, down, left = game.assess_moves([UP, RIGHT, DOWN, LEFT], food_distances=True)
     assert up.fatal and up.food_distance is None
-    assert left.food_distance == 3
+    assert left.food_distance == 5
     assert not right.fatal and right.food_distance is None
     assert down == up
 
