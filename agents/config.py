@@ -12,12 +12,14 @@ import argparse
 import dataclasses
 import math
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from agents.ignored_options import check_ignored_options
 from agents.schedules import LR_SCHEDULES, validate_schedule_options
 
 ENV_NAMES = ("tictactoe", "snake")
@@ -483,17 +485,27 @@ def _argparse_type(config_field: dataclasses.Field):
     return convert
 
 
-def resolve_config(env_name: str, overrides: dict[str, Any]) -> TrainConfig:
+def resolve_config(
+    env_name: str, overrides: dict[str, Any], explicit: Collection[str] = ()
+) -> TrainConfig:
     """Build the configuration from the game's defaults and ``overrides``, then validate it.
 
+    Args:
+        env_name: ``"tictactoe"`` or ``"snake"``.
+        overrides: Option values that replace the game's defaults.
+        explicit: Names of the options that the user set (see
+            :mod:`agents.ignored_options`). Each must have an effect in the configuration.
+
     Raises:
-        ConfigError: If ``env_name`` is unknown or a value is out of its range.
+        ConfigError: If ``env_name`` is unknown, a value is out of its range, or an option in
+            ``explicit`` has no effect.
     """
     if env_name not in ENV_NAMES:
         raise ConfigError(f"unknown env {env_name!r}: expected one of {list(ENV_NAMES)}")
     values = {**GAME_DEFAULTS[env_name], **overrides}
     config = TrainConfig(**values)
     validate_config(config, env_name)
+    check_ignored_options(config, env_name, explicit)
     return config
 
 
@@ -638,7 +650,8 @@ def env_kwargs(config: TrainConfig, env_name: str) -> dict[str, Any]:
         "no_progress_limit": config.no_progress_limit or None,
         "starvation": config.starvation,
         "starvation_reward": config.starvation_reward,
-        # The grid observation has no hunger entry; the option is ignored there.
+        # The grid observation has no hunger entry. An explicit hunger_feature is rejected
+        # with it (see agents.ignored_options), so only the game's default is dropped here.
         "hunger_feature": config.hunger_feature and config.observation == "features",
         "apple_reward": config.apple_reward,
         "death_reward": config.death_reward,
