@@ -12,13 +12,14 @@ import argparse
 import dataclasses
 import math
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from agents.config_file_errors import describe_yaml_error, in_file
 from agents.ignored_options import check_ignored_options
 from agents.schedules import LR_SCHEDULES, validate_schedule_options
 
@@ -357,7 +358,7 @@ def coerce_value(config_field: dataclasses.Field, value: Any) -> Any:
         elif kind in ("int", int):
             result = _parse_int(value)
         elif kind in ("float", float):
-            if isinstance(value, bool):
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
                 raise ValueError(f"expected a number, got {value!r}")
             result = float(value)
         elif kind in ("str", str):
@@ -365,6 +366,8 @@ def coerce_value(config_field: dataclasses.Field, value: Any) -> Any:
                 raise ValueError(f"expected a string, got {value!r}")
             result = value
         else:
+            if isinstance(value, dict) or value is None:
+                raise ValueError(f"expected a list of integers, got {value!r}")
             if isinstance(value, (list, tuple)):
                 if not all(isinstance(item, int) and not isinstance(item, bool) for item in value):
                     raise ValueError(f"expected a list of integers, got {value!r}")
@@ -388,6 +391,11 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         seen = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, Hashable):
+                kind = "list" if isinstance(key_node, yaml.SequenceNode) else "mapping"
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"expected an option name as key, got a {kind}", key_node.start_mark
+                )
             if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key {key!r}", key_node.start_mark
@@ -415,8 +423,7 @@ def load_config_file(path: str | os.PathLike, env_name: str) -> dict[str, Any]:
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass.
     except yaml.YAMLError as error:
-        first_line = str(error).splitlines()[0] if str(error) else "syntax error"
-        raise ConfigError(f"malformed config file {path}: {first_line}") from None
+        raise ConfigError(describe_yaml_error(error, path)) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -433,14 +440,14 @@ def load_config_file(path: str | os.PathLike, env_name: str) -> dict[str, Any]:
             owner = next((f.metadata.get("env") for f in config_fields() if f.name == key), None)
             if owner is not None:
                 raise ConfigError(
-                    f"key {raw_key!r} in config file {path} is a {owner} option, not a "
-                    f"{env_name} one"
+                    f"key {raw_key!r} ({in_file(path, text, raw_key)}) is a {owner} option, "
+                    f"not a {env_name} one"
                 )
-            raise ConfigError(f"unknown key {raw_key!r} in config file {path}")
+            raise ConfigError(f"unknown key {raw_key!r} ({in_file(path, text, raw_key)})")
         try:
             values[key] = coerce_value(fields_by_name[key], value)
         except ConfigError as error:
-            raise ConfigError(f"{error} (in {path})") from None
+            raise ConfigError(f"{error} ({in_file(path, text, raw_key)})") from None
     return values
 
 
