@@ -89,3 +89,15 @@ def test_finished_run_resumed(tmp_path, resumed_total, expected):
     assert csv_steps(run_dir) == expected
     assert tensorboard_steps(run_dir, "eval/score") == expected
     assert (run_dir / "results.json").is_file()
+
+
+def test_finished_baseline_resumed_at_end(tmp_path):
+    run_dir = tmp_path / "baseline"
+    arguments = ["tictactoe", "--algo", "sb3-dqn", *options(2500), "--run-dir", str(run_dir)]
+    assert train_main(arguments) == 0
+    assert csv_steps(run_dir) == [1000, 2000, 2500]
+
+    arguments = ["tictactoe", "--algo", "sb3-dqn", "--resume", str(run_dir), "--no-progress"]
+    assert train_main([*arguments, "--total-timesteps", "2500"]) == 0
+    assert csv_steps(run_dir) == [1000, 2000, 2500]
+    assert tensorboard_steps(run_dir, "eval/score") == [1000, 2000, 2500]
