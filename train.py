@@ -30,6 +30,7 @@ from agents.config import (
     positive_int,
     resolve_config,
 )
+from agents.ignored_options import options_set_in_file
 from agents.inspect_model import InspectError, add_inspect_parser, run_inspect
 from agents.tune import add_tune_parser
 
@@ -196,10 +197,14 @@ def resolve_run(args: argparse.Namespace) -> tuple[Any, Path, dict[str, Any] | N
         folder = checkpoint_path.parent
         run_dir = folder.parent if folder.name == "checkpoints" else folder
         print(f"Resuming from {checkpoint_path} at step {payload['global_step']}")
+    # The user set the command-line options and the config-file values unlike the defaults.
+    set_by_user = set(explicit)
     if args.config:
-        overrides.update(load_config_file(args.config, env_name))
+        file_values = load_config_file(args.config, env_name)
+        overrides.update(file_values)
+        set_by_user |= options_set_in_file(file_values, env_name)
     overrides.update(explicit)
-    config = resolve_config(env_name, overrides)
+    config = resolve_config(env_name, overrides, set_by_user)
     if config.run_dir:
         run_dir = Path(config.run_dir)
     elif run_dir is None:
@@ -318,7 +323,9 @@ def run_compare(
         }
         for algo in args.algos:
             resolve_config(
-                args.game, {**explicit, "algo": algo, "total_timesteps": args.total_timesteps}
+                args.game,
+                {**explicit, "algo": algo, "total_timesteps": args.total_timesteps},
+                set(explicit),
             )
         from agents.compare_variants import parse_variants
 

@@ -37,6 +37,7 @@ from agents.networks import model_summary
 from agents.run_support import (
     append_evaluation_row,
     clean_after_crash,
+    recorded_evaluation,
     interrupt_on_signals,
     describe_metrics,
     evaluate_policy,
@@ -139,6 +140,7 @@ class BaselineTrainer:
         self.last_save_step = 0
         self.last_snapshot_step = 0
         self.latest_eval: dict[str, float] | None = None
+        self.latest_eval_step: int | None = None
         self.stop_signals = StopSignals()
 
     def _build_model(self, vec_env: Any) -> Any:
@@ -162,6 +164,13 @@ class BaselineTrainer:
         model = algorithm.load(path, env=vec_env, device=self.device)
         self._load_replay_buffer(model, int(metadata["global_step"]))
         clean_after_crash(self.run_dir, int(metadata["global_step"]))
+        # The final evaluation runs after the last checkpoint is saved. Its row is kept, so
+        # the resumed run skips that evaluation.
+        recorded = recorded_evaluation(self.run_dir, int(metadata["global_step"]))
+        if recorded is not None:
+            self.latest_eval = recorded
+            self.latest_eval_step = int(metadata["global_step"])
+            self.best_score = max(self.best_score, recorded.get("score", -np.inf))
         if not (self.run_dir / "best_model.zip").exists():
             self.best_score = -np.inf
         return model
@@ -205,6 +214,8 @@ class BaselineTrainer:
         summary = model_summary(model.policy)
         (self.run_dir / "model_summary.txt").write_text(summary + "\n", encoding="utf-8")
         print(f"{self.algo} policy ({model.policy.__class__.__name__}):\n{summary}")
+        # NOTE: SB3's TensorBoard writer (2.9) opens without a purge_step, so after a crash
+        # the events logged past the checkpoint stay and the resumed run logs those steps again.
         model.set_logger(configure(str(self.run_dir / "tensorboard"), ["tensorboard"]))
 
         self.progress = make_progress_bar(config, self.global_step)
@@ -231,7 +242,8 @@ class BaselineTrainer:
         if not interrupted:
             try:
                 with interrupt_on_signals():
-                    if self.last_eval_mark < config.total_timesteps:
+                    final_recorded = self.latest_eval_step == config.total_timesteps
+                    if self.last_eval_mark < config.total_timesteps and not final_recorded:
                         self.last_eval_mark = config.total_timesteps
                         self._evaluate(self.last_eval_mark)
                     final_metrics = self._final_evaluation()
@@ -279,6 +291,7 @@ class BaselineTrainer:
         metrics = evaluate_policy(self.env_name, self.config, policy, self.config.eval_episodes)
         self.eval_seconds += time.monotonic() - started
         self.latest_eval = metrics
+        self.latest_eval_step = mark
         for name, value in metrics.items():
             self.model.logger.record(f"eval/{name}", value)
         if self.env_name == "snake":

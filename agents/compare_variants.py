@@ -35,6 +35,7 @@ from agents.config import (
     load_config_file,
     resolve_config,
 )
+from agents.ignored_options import options_set_in_file
 
 VARIANT_SYNTAX = "NAME:KEY=VALUE[,KEY=VALUE...]"
 _NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -150,8 +151,11 @@ def resolve_variant(
         "algo": "dqn",
         "total_timesteps": total_timesteps,
     }
+    # The runs get these as options, so each must have an effect, as in train.py.
+    set_by_user = options_set_in_file(file_values, env_name) | {*shared, *protocol}
+    set_by_user |= set(spec.overrides)
     try:
-        config = resolve_config(env_name, values)
+        config = resolve_config(env_name, values, set_by_user)
     except ConfigError as error:
         raise ConfigError(f"variant {spec.name!r}: {error}") from None
     for key in _GAME_KEYS:

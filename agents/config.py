@@ -12,12 +12,15 @@ import argparse
 import dataclasses
 import math
 import os
+from collections.abc import Collection, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from agents.config_file_errors import describe_yaml_error, in_file
+from agents.ignored_options import check_ignored_options
 from agents.schedules import LR_SCHEDULES, validate_schedule_options
 
 ENV_NAMES = ("tictactoe", "snake")
@@ -361,7 +364,7 @@ def coerce_value(config_field: dataclasses.Field, value: Any) -> Any:
         elif kind in ("int", int):
             result = _parse_int(value)
         elif kind in ("float", float):
-            if isinstance(value, bool):
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
                 raise ValueError(f"expected a number, got {value!r}")
             result = float(value)
         elif kind in ("str", str):
@@ -369,6 +372,8 @@ def coerce_value(config_field: dataclasses.Field, value: Any) -> Any:
                 raise ValueError(f"expected a string, got {value!r}")
             result = value
         else:
+            if isinstance(value, dict) or value is None:
+                raise ValueError(f"expected a list of integers, got {value!r}")
             if isinstance(value, (list, tuple)):
                 if not all(isinstance(item, int) and not isinstance(item, bool) for item in value):
                     raise ValueError(f"expected a list of integers, got {value!r}")
@@ -392,6 +397,11 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         seen = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, Hashable):
+                kind = "list" if isinstance(key_node, yaml.SequenceNode) else "mapping"
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"expected an option name as key, got a {kind}", key_node.start_mark
+                )
             if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key {key!r}", key_node.start_mark
@@ -419,8 +429,7 @@ def load_config_file(path: str | os.PathLike, env_name: str) -> dict[str, Any]:
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass.
     except yaml.YAMLError as error:
-        first_line = str(error).splitlines()[0] if str(error) else "syntax error"
-        raise ConfigError(f"malformed config file {path}: {first_line}") from None
+        raise ConfigError(describe_yaml_error(error, path)) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -437,14 +446,14 @@ def load_config_file(path: str | os.PathLike, env_name: str) -> dict[str, Any]:
             owner = next((f.metadata.get("env") for f in config_fields() if f.name == key), None)
             if owner is not None:
                 raise ConfigError(
-                    f"key {raw_key!r} in config file {path} is a {owner} option, not a "
-                    f"{env_name} one"
+                    f"key {raw_key!r} ({in_file(path, text, raw_key)}) is a {owner} option, "
+                    f"not a {env_name} one"
                 )
-            raise ConfigError(f"unknown key {raw_key!r} in config file {path}")
+            raise ConfigError(f"unknown key {raw_key!r} ({in_file(path, text, raw_key)})")
         try:
             values[key] = coerce_value(fields_by_name[key], value)
         except ConfigError as error:
-            raise ConfigError(f"{error} (in {path})") from None
+            raise ConfigError(f"{error} ({in_file(path, text, raw_key)})") from None
     return values
 
 
@@ -489,17 +498,27 @@ def _argparse_type(config_field: dataclasses.Field):
     return convert
 
 
-def resolve_config(env_name: str, overrides: dict[str, Any]) -> TrainConfig:
+def resolve_config(
+    env_name: str, overrides: dict[str, Any], explicit: Collection[str] = ()
+) -> TrainConfig:
     """Build the configuration from the game's defaults and ``overrides``, then validate it.
 
+    Args:
+        env_name: ``"tictactoe"`` or ``"snake"``.
+        overrides: Option values that replace the game's defaults.
+        explicit: Names of the options that the user set (see
+            :mod:`agents.ignored_options`). Each must have an effect in the configuration.
+
     Raises:
-        ConfigError: If ``env_name`` is unknown or a value is out of its range.
+        ConfigError: If ``env_name`` is unknown, a value is out of its range, or an option in
+            ``explicit`` has no effect.
     """
     if env_name not in ENV_NAMES:
         raise ConfigError(f"unknown env {env_name!r}: expected one of {list(ENV_NAMES)}")
     values = {**GAME_DEFAULTS[env_name], **overrides}
     config = TrainConfig(**values)
     validate_config(config, env_name)
+    check_ignored_options(config, env_name, explicit)
     return config
 
 
@@ -644,7 +663,8 @@ def env_kwargs(config: TrainConfig, env_name: str) -> dict[str, Any]:
         "no_progress_limit": config.no_progress_limit or None,
         "starvation": config.starvation,
         "starvation_reward": config.starvation_reward,
-        # The grid observation has no hunger entry; the option is ignored there.
+        # The grid observation has no hunger entry. An explicit hunger_feature is rejected
+        # with it (see agents.ignored_options), so only the game's default is dropped here.
         "hunger_feature": config.hunger_feature and config.observation == "features",
         "path_features": config.path_features and config.observation == "features",
         "apple_reward": config.apple_reward,

@@ -87,6 +87,10 @@ def as_random_state(saved: list) -> tuple:
 def open_summary_writer(log_dir: Path, global_step: int) -> Any:
     """Open a TensorBoard writer, dropping events after ``global_step`` left by a crash.
 
+    TensorBoard hides every event at or after a writer's ``purge_step``. A run resumed at
+    step N therefore purges from N + 1, so the events logged at N itself stay visible,
+    including the evaluation at the checkpoint's step.
+
     Raises:
         TrainingError: If the tensorboard package is missing.
     """
@@ -97,7 +101,8 @@ def open_summary_writer(log_dir: Path, global_step: int) -> Any:
             f"TensorBoard logging needs the tensorboard package ({error}); "
             "install it with: pip install tensorboard"
         ) from None
-    return SummaryWriter(log_dir=str(log_dir), purge_step=global_step if global_step else None)
+    purge_step = global_step + 1 if global_step else None
+    return SummaryWriter(log_dir=str(log_dir), purge_step=purge_step)
 
 
 def make_progress_bar(config: TrainConfig, initial: int) -> Any:
@@ -183,6 +188,23 @@ def append_evaluation_row(
         if new_file:
             writer.writeheader()
         writer.writerow(row)
+
+
+def recorded_evaluation(run_dir: Path, global_step: int) -> dict[str, float] | None:
+    """Return the metrics of the ``evaluations.csv`` row at ``global_step``, or None."""
+    path = Path(run_dir) / "evaluations.csv"
+    if not path.exists():
+        return None
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = [row for row in csv.DictReader(handle) if float(row["global_step"]) == global_step]
+    if not rows:
+        return None
+    bookkeeping = {"global_step", "episodes", "wall_seconds", "train_seconds"}
+    return {
+        name: float(value)
+        for name, value in rows[-1].items()
+        if name not in bookkeeping and value not in ("", None)
+    }
 
 
 class StopSignals:

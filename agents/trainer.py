@@ -58,6 +58,7 @@ from agents.run_support import (
     network_spec_for,
     open_summary_writer,
     random_state_as_lists,
+    recorded_evaluation,
     resolve_device,
     write_results,
 )
@@ -145,6 +146,7 @@ class Trainer:
         self.last_eval_step = 0
         self.last_log_step = 0
         self.latest_eval: dict[str, float] | None = None
+        self.latest_eval_step: int | None = None
         self.schedules = RunSchedules(config, env_name)
         if resume is not None:
             self._restore(resume)
@@ -223,6 +225,13 @@ class Trainer:
         folder = Path(saved_at).parent if saved_at else self.run_dir / "checkpoints"
         self._restore_replay_buffer(folder)
         clean_after_crash(self.run_dir, self.global_step)
+        # The row at the checkpoint's step may come from the final evaluation, which runs after
+        # the last checkpoint is saved. It is kept, so the resumed run skips that evaluation.
+        recorded = recorded_evaluation(self.run_dir, self.global_step)
+        if recorded is not None:
+            self.latest_eval = recorded
+            self.latest_eval_step = self.global_step
+            self.best_score = max(self.best_score, recorded.get("score", -math.inf))
         if not (self.run_dir / "best_model.pt").exists():
             # Resumed into another folder: its best model starts from this run's next evaluation.
             self.best_score = -math.inf
@@ -288,7 +297,7 @@ class Trainer:
         if not interrupted:
             try:
                 with interrupt_on_signals():
-                    if self.latest_eval is None or self.last_eval_step != self.global_step:
+                    if self.latest_eval_step != self.global_step:
                         self._evaluate(writer)
                     final_metrics = self._final_evaluation()
             except KeyboardInterrupt:
@@ -405,6 +414,7 @@ class Trainer:
         metrics = self.evaluate_policy(policy, self.config.eval_episodes)
         self.last_eval_step = self.global_step
         self.latest_eval = metrics
+        self.latest_eval_step = self.global_step
         for name, value in metrics.items():
             writer.add_scalar(f"eval/{name}", value, self.global_step)
         if self.env_name == "snake":

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import importlib.util
 import logging
 import os
@@ -398,6 +399,36 @@ def with_installed_driver(url: str) -> str:
     return url
 
 
+# PostgreSQL drivers that SQLAlchemy loads for postgresql:// URLs, and the pip package of each.
+_POSTGRES_DRIVERS = {"psycopg2": "psycopg2-binary", "psycopg": "psycopg[binary]"}
+
+
+def check_postgres_driver(url: str) -> None:
+    """Check that a ``postgresql://`` storage URL's driver imports, before Optuna tries it.
+
+    A bare ``postgresql://`` accepts either driver. A URL that names another driver
+    (``postgresql+pg8000://``, for example) is left to SQLAlchemy.
+
+    Raises:
+        ConfigError: Naming the missing driver and the pip command that installs it.
+    """
+    scheme = url.partition("://")[0]
+    dialect, _, driver = scheme.partition("+")
+    if dialect != "postgresql" or driver not in ("", *_POSTGRES_DRIVERS):
+        return
+    modules = [driver] if driver else list(_POSTGRES_DRIVERS)
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            continue
+        return
+    raise ConfigError(
+        f"--storage {storage_label(url)} needs the PostgreSQL driver {modules[0]}, which is "
+        f"not installed; install it with: pip install {_POSTGRES_DRIVERS[modules[0]]}"
+    )
+
+
 def open_storage(url: str) -> Any:
     """Open an Optuna RDB storage with heartbeats, creating its tables when missing."""
     import optuna
@@ -431,6 +462,7 @@ def open_study(settings: TuneSettings) -> Any:
     label = storage_label(settings.storage_url)
     if settings.storage_url.startswith("sqlite"):
         settings.run_dir.mkdir(parents=True, exist_ok=True)
+    check_postgres_driver(settings.storage_url)
     try:
         storage = open_storage(settings.storage_url)
         study = optuna.create_study(

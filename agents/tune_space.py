@@ -32,6 +32,7 @@ from agents.config import (
     fields_for_env,
     resolve_config,
 )
+from agents.config_file_errors import describe_yaml_error
 
 SPACE_DIR = Path(__file__).resolve().parent.parent / "configs" / "search_spaces"
 ARCHITECTURE_KEYS = ("hidden_layers", "hidden_width")
@@ -248,8 +249,7 @@ def _read_entries(path: Path, env_name: str) -> dict[str, Parameter | None]:
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # A SafeLoader subclass.
     except yaml.YAMLError as error:
-        first_line = str(error).splitlines()[0] if str(error) else "syntax error"
-        raise SpaceError(f"malformed search space file {path}: {first_line}") from None
+        raise SpaceError(describe_yaml_error(error, path, "search space file")) from None
     if not isinstance(data, dict) or not data:
         raise SpaceError(
             f"search space file {path} must be a mapping of option: "

@@ -28,7 +28,7 @@ SHARED = [
 # stopping (patience 1) ends it at step 500 of 1000.
 VARIANTS = [
     "tuned:config={config},optimizer=rmsprop,hidden_sizes=32,32",
-    "frozen:learning_starts=100,learning_rate=1e-9,lr_min=0,early_stop_patience=1",
+    "frozen:learning_starts=100,learning_rate=1e-9,early_stop_patience=1",
 ]
 
 
