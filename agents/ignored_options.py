@@ -63,6 +63,12 @@ _DEPENDENCIES = (
         reason=lambda config: "has no effect with observation 'grid', which has no hunger entry",
         fix="use --observation features or remove {name}",
     ),
+    _Dependency(
+        options=("path_features",),
+        applies=lambda config: config.observation == "features" or not config.path_features,
+        reason=lambda config: "has no effect with observation 'grid', which has no path entries",
+        fix="use --observation features or remove {name}",
+    ),
 )
 
 

@@ -34,6 +34,10 @@ from train import build_parser, resolve_run
             ["snake", "--observation", "grid", "--hunger-feature"],
             "hunger_feature has no effect with observation 'grid'",
         ),
+        (
+            ["snake", "--observation", "grid", "--path-features"],
+            "path_features has no effect with observation 'grid'",
+        ),
     ],
 )
 def test_explicit_ignored_option_exits_2(args, message, tmp_path):
@@ -96,6 +100,7 @@ def test_grid_run_drops_default_hunger(tmp_path):
     model = load_model_file(run_dir / "final_model.pt")
     assert model["env_kwargs"]["observation"] == "grid"
     assert model["env_kwargs"]["hunger_feature"] is False
+    assert model["env_kwargs"]["path_features"] is False
 
 
 def test_compare_rejects_variant_without_effect(tmp_path):
