@@ -216,7 +216,8 @@ def evaluate_snake(
 
     Returns:
         Mean, median, 10th percentile and maximum score, the mean episode length, the
-        count of each way an episode ended (``end_<reason>``), and ``score`` (the mean).
+        count of each way an episode ended (``end_<reason>``), and ``score``, which orders
+        models: see :func:`snake_score`.
     """
 
     def choose_actions(
@@ -349,11 +350,25 @@ def _play_snake_episodes(
         active, steps, episodes = still_active, still_steps, still_episodes
     for env in envs:
         env.close()
-    return _summarise_snake_episodes(scores, lengths, reasons)
+    return _summarise_snake_episodes(
+        scores, lengths, reasons, envs[0].width * envs[0].height
+    )
+
+
+def snake_score(metrics: dict[str, float], num_cells: int) -> float:
+    """Return the snake ranking score: the mean apples, less a full board per looping game.
+
+    Each game that ends by the no-progress limit costs ``num_cells`` apples, spread over
+    the games: with 20 games on 10 x 10, one such game costs 5 apples of the mean and half
+    of them 50. Ranking by the mean alone, the best checkpoint of a run was often one that
+    circled until the limit in many of its games while a later one circled in none.
+    """
+    share = metrics["end_no_progress"] / metrics["num_episodes"]
+    return metrics["mean_score"] - num_cells * share
 
 
 def _summarise_snake_episodes(
-    scores: list[int], lengths: list[int], reasons: Counter[str]
+    scores: list[int], lengths: list[int], reasons: Counter[str], num_cells: int
 ) -> dict[str, float]:
     score_array = np.asarray(scores, dtype=np.float64)
     metrics: dict[str, float] = {
@@ -366,5 +381,5 @@ def _summarise_snake_episodes(
     }
     for reason in ("wall", "body", "no_progress", "win"):
         metrics[f"end_{reason}"] = float(reasons.get(reason, 0))
-    metrics["score"] = metrics["mean_score"]
+    metrics["score"] = snake_score(metrics, num_cells)
     return metrics

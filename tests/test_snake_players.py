@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.evaluation import direction_to_action, evaluate_snake, evaluate_snake_player
+from agents.evaluation import (
+    direction_to_action,
+    evaluate_snake,
+    evaluate_snake_player,
+    snake_score,
+)
 from agents.snake_players import (
     GreedySnakePlayer,
     HamiltonianCyclePlayer,
@@ -255,3 +260,30 @@ def test_players_run_through_evaluation(player, env_kwargs):
     if isinstance(player, HamiltonianCyclePlayer):
         assert metrics["end_win"] == 4
         assert metrics["mean_score"] == 33
+
+
+def test_snake_score_charges_a_full_board_per_looping_game():
+    steady = {"mean_score": 40.0, "end_no_progress": 0.0, "num_episodes": 20.0}
+    assert snake_score(steady, 100) == 40.0
+    # One looping game in 20 costs 100 / 20 apples; half of them cost 50.
+    assert snake_score({**steady, "end_no_progress": 1.0}, 100) == pytest.approx(35.0)
+    circling = {"mean_score": 81.45, "end_no_progress": 12.0, "num_episodes": 20.0}
+    later = {"mean_score": 79.45, "end_no_progress": 0.0, "num_episodes": 20.0}
+    assert snake_score(circling, 100) == pytest.approx(21.45)
+    assert snake_score(later, 100) > snake_score(circling, 100)
+
+
+class CirclingPolicy:
+    """Turns right at every step: it circles a 2 x 2 square and never eats."""
+
+    name = "circling"
+
+    def select_actions(self, observations, action_masks):
+        return np.full(len(observations), 2)
+
+
+def test_evaluation_score_counts_games_ended_by_the_limit():
+    env_kwargs = {"grid_size": 6, "no_progress_limit": 30}
+    metrics = evaluate_snake(CirclingPolicy(), env_kwargs, num_episodes=4, seed=0)
+    assert metrics["end_no_progress"] == 4
+    assert metrics["score"] == pytest.approx(metrics["mean_score"] - 36)
