@@ -43,6 +43,7 @@ LEGACY_DEFAULTS = {
         "starvation_reward": -1.0,
         "hunger_feature": False,
         "path_features": False,
+        "n_step": 1,
     },
 }
 

@@ -115,6 +115,8 @@ def algorithm_kwargs(algo: str, config: TrainConfig) -> dict[str, Any]:
             "exploration_initial_eps": config.exploration_initial_eps,
             "exploration_final_eps": config.exploration_final_eps,
             "max_grad_norm": config.max_grad_norm,
+            # SB3's DQN sums n-step returns in its NStepReplayBuffer, as our collectors do.
+            "n_steps": config.n_step,
         }
     on_policy = {
         **shared,

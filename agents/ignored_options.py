@@ -31,6 +31,13 @@ class _Dependency:
 
 _DEPENDENCIES = (
     _Dependency(
+        options=("n_step",),
+        # Both DQNs sum n-step returns; PPO and A2C have their own advantage estimates.
+        applies=lambda config: config.algo in ("dqn", "sb3-dqn") or config.n_step == 1,
+        reason=lambda config: f"applies to --algo dqn and sb3-dqn only, not {config.algo}",
+        fix="remove {name}",
+    ),
+    _Dependency(
         options=("starvation_reward",),
         applies=lambda config: config.starvation,
         reason=lambda config: "has no effect without starvation",

@@ -324,7 +324,6 @@ def _validate_algo(config: TrainConfig) -> None:
         "lr_warmup_steps": config.lr_warmup_steps > 0,
         "stop_at_target": config.stop_at_target,
         "early_stop_patience": config.early_stop_patience > 0,
-        "n_step": config.n_step > 1,
         "prioritized_replay": config.prioritized_replay,
     }
     for name, is_set in used.items():

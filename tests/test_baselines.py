@@ -210,6 +210,8 @@ def test_shared_keys_drive_sb3_dqn():
     kwargs = algorithm_kwargs("sb3-dqn", config)
     assert kwargs["learning_rate"] == 0.002
     assert kwargs["target_update_interval"] == 77
+    # Snake's default 10-step returns reach SB3's DQN too, so both learn the same targets.
+    assert kwargs["n_steps"] == config.n_step == 10
     assert kwargs["policy_kwargs"]["net_arch"] == list(config.hidden_sizes)
     sb3_defaults = algorithm_kwargs(
         "sb3-dqn", resolve_config("snake", {"baseline_hyperparameters": "sb3"})

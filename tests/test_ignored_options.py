@@ -35,6 +35,10 @@ from train import build_parser, resolve_run
             "hunger_feature has no effect with observation 'grid'",
         ),
         (
+            ["snake", "--algo", "sb3-ppo", "--n-step", "3"],
+            "n_step applies to --algo dqn and sb3-dqn only, not sb3-ppo",
+        ),
+        (
             ["snake", "--observation", "grid", "--path-features"],
             "path_features has no effect with observation 'grid'",
         ),

@@ -403,7 +403,6 @@ def test_snake_stops_at_target_score(tmp_path):
         ("snake", {"target_score": -1.0, "stop_at_target": True}, "target_score must be zero"),
         ("snake", {"algo": "sb3-dqn", "lr_schedule": "cosine"}, "applies to --algo dqn only"),
         ("snake", {"algo": "sb3-ppo", "early_stop_patience": 2}, "applies to --algo dqn only"),
-        ("snake", {"algo": "sb3-dqn", "n_step": 3}, "n_step applies to --algo dqn only"),
         ("tictactoe", {"algo": "sb3-dqn", "prioritized_replay": True}, "replay applies"),
     ],
 )
