@@ -128,12 +128,12 @@ class SnakeEnv(gym.Env):
       cannot be seen, so a starvation penalty could not be predicted from the observation.
     - ``food_distance_*`` (one per action), in [0, 1], only with ``path_features=True``:
       moves from the new head to the food along the shortest path through the cells free
-      after the action, divided by the number of cells; 0 for the action that eats and 1
-      when the action is fatal or the food cannot be reached that way.
+      after the action, divided by the number of cells. It is 0 for the action that eats,
+      and 1 when the action is fatal or the food cannot be reached that way.
     - ``food_path_*`` (one per action), in {0, 1}, only with ``path_features=True``: the
       action starts a shortest path to the food (its ``food_distance`` is the smallest and
-      the food is reachable). The food offsets point at the food through the body; these
-      entries show the way around it.
+      the food is reachable). The food offsets give the straight-line
+      direction even when the body is in the way, and these entries give the way around.
 
     Reachability uses the board right after the move, see
     :meth:`envs.snake_rules.SnakeGame.assess_moves`. With absolute actions, the reversing

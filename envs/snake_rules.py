@@ -76,8 +76,8 @@ class MoveAssessment(NamedTuple):
         tail_reachable: After the move, the new head is next to the tail or can reach a
             free cell next to it. ``False`` for a fatal move.
         food_distance: Moves from the new head to the food along the shortest path through
-            the cells that are free after the move, 0 for the move that eats, and ``None``
-            when the move is fatal, the food cannot be reached, or the board is full.
+            the cells that are free after the move, 0 for the move that eats. ``None`` when
+            the move is fatal, the food cannot be reached, or the board is full.
     """
 
     fatal: bool
@@ -372,7 +372,7 @@ class SnakeGame:
 
         With ``food_distances``, one breadth-first search from the food fills in each
         move's ``food_distance``. A path from the new head never passes back through the
-        new head, and the tail's cell is free after every move that does not eat, so a
+        new head, and the tail's cell is free after every move that does not eat. So one
         search through the current free cells and the tail's cell serves every move.
 
         Args:
@@ -453,13 +453,13 @@ class SnakeGame:
         cells set in ``passable``, and a target outside it is never reached.
         """
         width = self.width
-        wanted = 0
+        target_bits = 0
         for target in targets:
             if target >= 0:
-                wanted |= 1 << target
+                target_bits |= 1 << target
         reached = 1 << source
-        lengths = {source: 0} if wanted & reached else {}
-        pending = wanted & ~reached
+        lengths = {source: 0} if target_bits & reached else {}
+        pending = target_bits & ~reached
         distance = 0
         not_first_column, not_last_column = self._not_first_column, self._not_last_column
         while pending:
