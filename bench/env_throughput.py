@@ -13,6 +13,8 @@ the time but not in the steps. The workloads:
   agent's move and the opponent's reply.
 - ``snake_features`` and ``snake_grid``: 10 x 10 snake with relative actions and the
   feature or the grid observation.
+- ``snake_train_defaults``: the environment that ``train.py snake`` builds by default, whose
+  feature observation adds the hunger entry and the path features.
 
 Absolute steps per second depend on the machine and its load, so the script runs every
 workload for ``--seconds`` in turn, ``--repeats`` times, rotating the order each round so
@@ -57,6 +59,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from agents.config import env_kwargs, resolve_config
 from envs import SNAKE_ID, TICTACTOE_ID
 
 DEFAULT_OUT = REPO_ROOT / "bench" / "results" / "env_throughput.json"
@@ -69,6 +72,9 @@ WORKLOADS: dict[str, Callable[[], gym.Env]] = {
     "tictactoe_vs_random": lambda: gym.make(TICTACTOE_ID, opponent="random"),
     "snake_features": lambda: gym.make(SNAKE_ID, grid_size=10, observation="features"),
     "snake_grid": lambda: gym.make(SNAKE_ID, grid_size=10, observation="grid"),
+    "snake_train_defaults": lambda: gym.make(
+        SNAKE_ID, **env_kwargs(resolve_config("snake", {}), "snake")
+    ),
 }
 
 
