@@ -129,10 +129,14 @@ class CompiledUpdate:
     ) -> Callable[..., list[torch.Tensor]]:
         present = [signature is not None for signature in key]
         update = self._flat_update(present)
-        # Fake tensors trace the in-place steps without applying them to the real tensors.
+        # Tracing runs the update, so it runs on copies. Traced with fake tensors instead, the
+        # same graph compiled to a function about 1.5 times slower (torch 2.13, CPU).
+        copies = [argument.clone() for argument in arguments]
         with torch.no_grad():
-            graph = make_fx(update, tracing_mode="fake")(*arguments)
-            return torch._inductor.compile(graph, arguments)
+            graph = make_fx(update)(*copies)
+            # The key checked on every call replaces the compiled code's checks of input sizes.
+            with torch._inductor.config.patch(size_asserts=False):
+                return torch._inductor.compile(graph, arguments)
 
     def _flat_update(self, present: list[bool]) -> Callable[..., list[torch.Tensor]]:
         """Return the update as a function of a flat list of tensors, for tracing."""
