@@ -76,6 +76,20 @@ class Transitions:
 
 
 @dataclass
+class StackedTransitions:
+    """Transitions already stacked into the arrays that ``ReplayBuffer.add`` takes."""
+
+    arrays: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.arrays["actions"])
+
+    def as_arrays(self) -> dict[str, np.ndarray]:
+        """Return the arrays keyed like ``ReplayBuffer.add``."""
+        return self.arrays
+
+
+@dataclass
 class EpisodeRecord:
     """Summary of one finished episode (or game) for logging."""
 
@@ -111,6 +125,9 @@ class EnvCollector:
     def __init__(self, envs: list[Any], seed: int, *, n_step: int = 1, gamma: float = 0.99) -> None:
         self.envs = envs
         self.n_step_accumulator = NStepAccumulator(n_step, gamma)
+        # One-step transitions skip the n-step windows. Switched off, the same transitions
+        # come through the accumulator, which the tests compare.
+        self.one_step = n_step == 1
         self.observations: list[np.ndarray] = []
         self.masks: list[np.ndarray] = []
         self.returns = [0.0] * len(envs)
@@ -122,15 +139,16 @@ class EnvCollector:
 
     def step(
         self, agent: Any, epsilon: float, num_steps: int
-    ) -> tuple[Transitions, list[EpisodeRecord]]:
+    ) -> tuple[Transitions | StackedTransitions, list[EpisodeRecord]]:
         """Step the first ``num_steps`` environments once each."""
-        count, observations, masks, actions = act_on_first(self, agent, epsilon, num_steps)
+        count, observations, _, actions = act_on_first(self, agent, epsilon, num_steps)
+        if self.one_step:
+            return self._step_one_step(count, observations, actions)
         transitions = Transitions()
         finished: list[EpisodeRecord] = []
         for index in range(count):
-            env = self.envs[index]
             action = int(actions[index])
-            next_observation, reward, terminated, truncated, info = env.step(action)
+            next_observation, reward, terminated, truncated, info = self.envs[index].step(action)
             completed = self.n_step_accumulator.push(
                 index,
                 observations[index],
@@ -143,16 +161,59 @@ class EnvCollector:
             )
             for transition in completed:
                 _append(transitions, transition)
-            self.returns[index] += float(reward)
-            self.lengths[index] += 1
-            if terminated or truncated:
-                finished.append(EpisodeRecord(self.returns[index], self.lengths[index], info))
-                self.returns[index] = 0.0
-                self.lengths[index] = 0
-                next_observation, info = env.reset()
-            self.observations[index] = next_observation
-            self.masks[index] = info["action_mask"]
+            self._end_step(
+                index, float(reward), terminated or truncated, next_observation, info, finished
+            )
         return transitions, finished
+
+    def _step_one_step(
+        self, count: int, observations: np.ndarray, actions: np.ndarray
+    ) -> tuple[StackedTransitions, list[EpisodeRecord]]:
+        # One transition per environment and step, so the stacked observations that chose
+        # the actions are the transitions' observations, and no n-step window is needed.
+        rewards: list[float] = []
+        terminations: list[bool] = []
+        next_observations: list[np.ndarray] = []
+        next_masks: list[np.ndarray] = []
+        finished: list[EpisodeRecord] = []
+        for index, action in enumerate(actions.tolist()):
+            next_observation, reward, terminated, truncated, info = self.envs[index].step(action)
+            reward = float(reward)
+            rewards.append(reward)
+            terminations.append(terminated)
+            next_observations.append(next_observation)
+            next_masks.append(info["action_mask"])
+            self._end_step(index, reward, terminated or truncated, next_observation, info, finished)
+        arrays = {
+            "observations": observations,
+            "actions": np.asarray(actions, dtype=np.int64),
+            "rewards": np.asarray(rewards, dtype=np.float32),
+            "next_observations": np.stack(next_observations),
+            "terminations": np.asarray(terminations, dtype=np.bool_),
+            "next_action_masks": np.stack(next_masks),
+            "num_steps": np.ones(count, dtype=np.uint8),
+        }
+        return StackedTransitions(arrays), finished
+
+    def _end_step(
+        self,
+        index: int,
+        reward: float,
+        episode_over: bool,
+        next_observation: np.ndarray,
+        info: dict,
+        finished: list[EpisodeRecord],
+    ) -> None:
+        """Count the step into the episode's return and length; reset the env at its end."""
+        self.returns[index] += reward
+        self.lengths[index] += 1
+        if episode_over:
+            finished.append(EpisodeRecord(self.returns[index], self.lengths[index], info))
+            self.returns[index] = 0.0
+            self.lengths[index] = 0
+            next_observation, info = self.envs[index].reset()
+        self.observations[index] = next_observation
+        self.masks[index] = info["action_mask"]
 
     def close(self) -> None:
         """Close every environment."""

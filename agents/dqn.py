@@ -12,6 +12,7 @@ from torch import nn
 from torch.func import functional_call, grad_and_value
 from torch.nn import functional
 
+from agents.compiled_acting import CompiledGreedyActions
 from agents.compiled_update import CompiledUpdate
 from agents.networks import NetworkSpec, build_q_network
 from agents.replay_buffer import ReplayBatch
@@ -42,9 +43,11 @@ class UpdateSettings:
             Adam, the optimizer step) as one traced graph compiled by Inductor (see
             :mod:`agents.compiled_update`). For small networks most of an eager update is
             per-operation overhead, which compiling removes; the first update then takes
-            a few seconds to compile. Where compiling fails (no C++ compiler, for example)
-            the agent warns and keeps the eager update. Networks with dropout always use
-            the eager update.
+            a few seconds to compile. The greedy forward pass of :meth:`DQNAgent.act` is
+            compiled too, for each batch shape that recurs (see
+            :mod:`agents.compiled_acting`). Where
+            compiling fails (no C++ compiler, for example) the agent warns and keeps the
+            eager code. Networks with dropout always use the eager code.
     """
 
     learning_rate: float = 1e-3
@@ -142,8 +145,10 @@ class DQNAgent:
         self._parameters = dict(self.q_network.named_parameters())
         self._target_parameters = dict(self.target_network.named_parameters())
         self._compiled_update: CompiledUpdate | None = None
+        self._compiled_greedy: CompiledGreedyActions | None = None
         if settings.compile_update and not self._switch_modes:
             self._compiled_update = CompiledUpdate(self)
+            self._compiled_greedy = CompiledGreedyActions(self.q_network)
 
     def _as_tensor(self, observations: np.ndarray) -> torch.Tensor:
         # np.array copies, so read-only inputs (cached tables, for example) are safe to wrap.
@@ -175,7 +180,9 @@ class DQNAgent:
         Exploration draws uniformly from the legal actions only, so with ``epsilon = 1`` no
         illegal action is ever chosen.
         """
-        actions = self.greedy_actions(observations, action_masks)
+        actions = self._compiled_greedy_actions(observations, action_masks)
+        if actions is None:
+            actions = self.greedy_actions(observations, action_masks)
         explore = self.rng.random(len(actions)) < epsilon
         if explore.any():
             num_actions = self.spec.num_actions
@@ -184,6 +191,25 @@ class DQNAgent:
                 scores = np.where(np.asarray(action_masks, bool)[explore], scores, -1.0)
             actions[explore] = scores.argmax(axis=1)
         return actions
+
+    def _compiled_greedy_actions(
+        self, observations: np.ndarray, action_masks: np.ndarray | None
+    ) -> np.ndarray | None:
+        """Return greedy actions from the compiled forward pass, or None to use the eager one."""
+        if self._compiled_greedy is None or not isinstance(observations, np.ndarray):
+            return None
+        try:
+            return self._compiled_greedy(
+                observations, None if action_masks is None else np.asarray(action_masks)
+            )
+        except Exception as error:  # noqa: BLE001 - any compiler failure falls back
+            logger.warning(
+                "compiling the greedy forward pass failed (%s: %s); using the eager one",
+                type(error).__name__,
+                str(error).splitlines()[0] if str(error) else "",
+            )
+            self._compiled_greedy = None
+            return None
 
     def train_on_batch(self, batch: ReplayBatch) -> tuple[float, float, np.ndarray]:
         """Take one gradient step on a replay batch.
