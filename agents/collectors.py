@@ -89,6 +89,63 @@ class StackedTransitions:
         return self.arrays
 
 
+class TransitionBlocks:
+    """Transitions gathered in blocks of rows, such as the symmetric copies of one transition.
+
+    The rows of a block share their reward, termination and step count.
+    """
+
+    def __init__(self) -> None:
+        self.observations: list[np.ndarray] = []
+        self.actions: list[np.ndarray] = []
+        self.next_observations: list[np.ndarray] = []
+        self.next_action_masks: list[np.ndarray] = []
+        self.rewards: list[float] = []
+        self.terminations: list[bool] = []
+        self.num_steps: list[int] = []
+        self.block_sizes: list[int] = []
+
+    def add(
+        self,
+        observations: np.ndarray,
+        actions: np.ndarray,
+        reward: float,
+        next_observations: np.ndarray,
+        terminated: bool,
+        next_action_masks: np.ndarray,
+        num_steps: int,
+    ) -> None:
+        """Add a block of transitions, batch on axis 0."""
+        self.observations.append(observations)
+        self.actions.append(actions)
+        self.next_observations.append(next_observations)
+        self.next_action_masks.append(next_action_masks)
+        self.rewards.append(reward)
+        self.terminations.append(terminated)
+        self.num_steps.append(num_steps)
+        self.block_sizes.append(len(actions))
+
+    def __len__(self) -> int:
+        return sum(self.block_sizes)
+
+    def as_arrays(self) -> dict[str, np.ndarray]:
+        """Return the transitions as arrays keyed like ``ReplayBuffer.add``.
+
+        Raises:
+            ValueError: If no block was added (callers check ``len`` first).
+        """
+        sizes = self.block_sizes
+        return {
+            "observations": np.concatenate(self.observations),
+            "actions": np.concatenate(self.actions).astype(np.int64, copy=False),
+            "rewards": np.repeat(np.asarray(self.rewards, dtype=np.float32), sizes),
+            "next_observations": np.concatenate(self.next_observations),
+            "terminations": np.repeat(np.asarray(self.terminations, dtype=np.bool_), sizes),
+            "next_action_masks": np.concatenate(self.next_action_masks),
+            "num_steps": np.repeat(np.asarray(self.num_steps, dtype=np.uint8), sizes),
+        }
+
+
 @dataclass
 class EpisodeRecord:
     """Summary of one finished episode (or game) for logging."""
@@ -246,6 +303,8 @@ class SelfPlayCollector:
         self.augment_symmetries = augment_symmetries
         # Streams are keyed by (board, player), and a game's end closes both of its streams.
         self.n_step_accumulator = NStepAccumulator(n_step, gamma)
+        # One-step transitions skip the n-step windows, as in EnvCollector.
+        self.one_step = n_step == 1
         board_size = envs[0].unwrapped.game.board_size
         self.permutations = symmetry_permutations(board_size)  # (8, cells)
         self.action_maps = symmetry_action_maps(board_size)  # (8, cells)
@@ -280,10 +339,10 @@ class SelfPlayCollector:
 
     def step(
         self, agent: Any, epsilon: float, num_steps: int
-    ) -> tuple[Transitions, list[EpisodeRecord]]:
+    ) -> tuple[TransitionBlocks, list[EpisodeRecord]]:
         """Play one move on each of the first ``num_steps`` boards."""
         count, observations, masks, actions = act_on_first(self, agent, epsilon, num_steps)
-        transitions = Transitions()
+        transitions = TransitionBlocks()
         finished: list[EpisodeRecord] = []
         no_moves = np.zeros(self.num_cells, dtype=np.bool_)
         for index in range(count):
@@ -337,7 +396,7 @@ class SelfPlayCollector:
 
     def _push(
         self,
-        transitions: Transitions,
+        transitions: TransitionBlocks,
         stream: tuple[int, int],
         observation: np.ndarray,
         action: int,
@@ -346,6 +405,12 @@ class SelfPlayCollector:
         terminated: bool,
         next_mask: np.ndarray,
     ) -> None:
+        if self.one_step:
+            transition = NStepTransition(
+                observation, action, reward, next_observation, terminated, next_mask, 1
+            )
+            self._store(transitions, transition)
+            return
         # Every self-play game ends by the rules, so a terminal step closes the stream.
         completed = self.n_step_accumulator.push(
             stream,
@@ -360,22 +425,28 @@ class SelfPlayCollector:
         for transition in completed:
             self._store(transitions, transition)
 
-    def _store(self, transitions: Transitions, transition: NStepTransition) -> None:
+    def _store(self, transitions: TransitionBlocks, transition: NStepTransition) -> None:
         if not self.augment_symmetries:
-            _append(transitions, transition)
-            return
-        for symmetry in range(8):
-            permutation = self.permutations[symmetry]
-            planes = self.plane_permutations[symmetry]
-            transitions.append(
-                transition.observation[planes],
-                int(self.action_maps[symmetry][transition.action]),
+            transitions.add(
+                transition.observation[np.newaxis],
+                np.array([transition.action]),
                 transition.reward,
-                transition.next_observation[planes],
+                transition.next_observation[np.newaxis],
                 transition.terminated,
-                transition.next_action_mask[permutation],
+                transition.next_action_mask[np.newaxis],
                 transition.num_steps,
             )
+            return
+        # All 8 rotated and reflected copies at once, in the order of the symmetry tables.
+        transitions.add(
+            transition.observation[self.plane_permutations],  # (8, 2 * cells)
+            self.action_maps[:, transition.action],  # (8,)
+            transition.reward,
+            transition.next_observation[self.plane_permutations],
+            transition.terminated,
+            transition.next_action_mask[self.permutations],  # (8, cells)
+            transition.num_steps,
+        )
 
     def close(self) -> None:
         """Close every environment."""

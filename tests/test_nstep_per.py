@@ -250,6 +250,26 @@ def test_nstep_selfplay_symmetry_copies():
     assert steps == sorted([3, 2, 1, 2, 1] * 8)
 
 
+@pytest.mark.parametrize("augment", [False, True])
+def test_one_step_selfplay_matches_accumulator(augment):
+    game_a = [0, 3, 1, 4, 2, 4, 0]  # X wins at ply 5, then a second game opens
+    game_b = [4, 0, 8, 2, 6, 1, 8]  # O wins at ply 6, then a second game opens
+
+    def collect(one_step):
+        collector = SelfPlayCollector(
+            [TicTacToeEnv(), TicTacToeEnv()], 0, augment_symmetries=augment, n_step=1
+        )
+        collector.one_step = one_step
+        return collect_all(collector, BoardScripts([game_a, game_b]), 2, 7)
+
+    fast, windowed = collect(True), collect(False)
+    assert len(fast) == len(windowed) > 0
+    for index, (row, expected) in enumerate(zip(fast, windowed, strict=True)):
+        assert sorted(row) == sorted(expected)
+        for key, value in expected.items():
+            np.testing.assert_array_equal(row[key], value, err_msg=f"{key} of row {index}")
+
+
 def test_buffer_discounts_from_steps():
     buffer = ReplayBuffer(8, (2,), np.int8, 3, store_action_masks=False, seed=0, gamma=0.9)
     buffer.add(
