@@ -414,7 +414,8 @@ def _shared_tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
     # torch.from_numpy shares memory; read-only or strided arrays are copied first.
     if not (array.flags.writeable and array.flags.c_contiguous):
         array = np.ascontiguousarray(array).copy()
-    return torch.from_numpy(array).to(device)
+    tensor = torch.from_numpy(array)
+    return tensor if device.type == "cpu" else tensor.to(device)
 
 
 def _make_optimizer(network: nn.Module, settings: UpdateSettings) -> torch.optim.Optimizer:
