@@ -13,11 +13,12 @@ That function is only valid for the input shapes and dtypes it was traced with, 
 :class:`CompiledUpdate` keys its compiled functions on them and checks the key on every
 call. Settings (gamma, loss, Double DQN, clipping, the optimizer's betas, eps and weight
 decay) are read once at trace time: they are fixed for an agent's lifetime. The learning
-rate is an input, so schedules work without a new trace.
+rate enters through an input tensor, so schedules work without a new trace.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -89,8 +90,6 @@ class CompiledUpdate:
         self.parameters = [agent._parameters[name] for name in self.names]
         self.target_parameters = [agent._target_parameters[name] for name in self.names]
         self.traced_adam = uses_traced_adam(agent.optimizer)
-        self.learning_rate = torch.zeros((), dtype=torch.float64)
-        self._learning_rate_value: float | None = None
         self._functions: dict[tuple, Callable[..., list[torch.Tensor]]] = {}
 
     def __call__(self, inputs: BatchInputs) -> tuple[float, float, np.ndarray]:
@@ -122,18 +121,24 @@ class CompiledUpdate:
     def _optimizer_inputs(self) -> list[torch.Tensor]:
         if not self.traced_adam:
             return []
-        optimizer = self.agent.optimizer
-        learning_rate = float(optimizer.param_groups[0]["lr"])
-        if learning_rate != self._learning_rate_value:
-            self.learning_rate.fill_(learning_rate)
-            self._learning_rate_value = learning_rate
+        group = self.agent.optimizer.param_groups[0]
+        learning_rate = float(group["lr"])
+        beta1, beta2 = group["betas"]
         # The state is looked up on every call because optimizer.load_state_dict replaces it.
         states = [self._adam_state(parameter) for parameter in self.parameters]
+        # Each parameter's step size and bias correction, in Python floats as Adam's own
+        # step computes them. Computed inside the graph, they were recomputed for every
+        # vector of parameters, which took longer than the rest of the step.
+        scalars = []
+        for state in states:
+            step = float(state["step"]) + 1
+            scalars.append(learning_rate / (1 - beta1**step))
+            scalars.append(math.sqrt(1 - beta2**step))
         return (
             [state["exp_avg"] for state in states]
             + [state["exp_avg_sq"] for state in states]
             + [state["step"] for state in states]
-            + [self.learning_rate]
+            + [torch.tensor(scalars, dtype=torch.float64)]
         )
 
     def _adam_state(self, parameter: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -191,27 +196,28 @@ def _adam_step(
     optimizer_state: list[torch.Tensor],
     group: dict,
 ) -> None:
-    """Apply Adam's step in place, as ``torch.optim.Adam`` (not AdamW) computes it."""
+    """Apply Adam's step in place, as ``torch.optim.Adam`` (not AdamW) computes it.
+
+    ``optimizer_state`` holds the first and second moments and step counts of every
+    parameter, then one tensor with each parameter's step size and square root of its
+    second bias correction.
+    """
     count = len(parameters)
     exp_avgs = optimizer_state[:count]
     exp_avg_sqs = optimizer_state[count : 2 * count]
     steps = optimizer_state[2 * count : 3 * count]
-    learning_rate = optimizer_state[3 * count]
+    scalars = optimizer_state[3 * count].to(parameters[0].dtype)  # (2 * count,)
     beta1, beta2 = group["betas"]
     eps = group["eps"]
     weight_decay = group["weight_decay"]
-    for parameter, gradient, exp_avg, exp_avg_sq, step in zip(
-        parameters, gradients, exp_avgs, exp_avg_sqs, steps, strict=True
+    for index, (parameter, gradient, exp_avg, exp_avg_sq, step) in enumerate(
+        zip(parameters, gradients, exp_avgs, exp_avg_sqs, steps, strict=True)
     ):
         if weight_decay != 0:
             gradient = gradient + weight_decay * parameter
         step.add_(1)
-        # Bias corrections in float64, the precision of the Python floats in Adam's own step.
-        step_count = step.to(torch.float64)
-        bias_correction1 = 1 - beta1**step_count
-        bias_correction2_sqrt = (1 - beta2**step_count).sqrt()
         exp_avg.lerp_(gradient, 1 - beta1)
         exp_avg_sq.mul_(beta2).addcmul_(gradient, gradient, value=1 - beta2)
-        step_size = (learning_rate / bias_correction1).to(parameter.dtype)
-        denominator = exp_avg_sq.sqrt() / bias_correction2_sqrt.to(parameter.dtype) + eps
+        step_size = scalars[2 * index]
+        denominator = exp_avg_sq.sqrt() / scalars[2 * index + 1] + eps
         parameter.sub_(step_size * exp_avg / denominator)
