@@ -116,7 +116,8 @@ class CompiledUpdate:
                 parameter.grad = gradient
             self.agent.optimizer.step()
         loss, q_mean = outputs[0].tolist()
-        return loss, q_mean, outputs[1].numpy()
+        # NOTE: only CPU runs are tested; on other devices a failure falls back to eager.
+        return loss, q_mean, outputs[1].cpu().numpy()
 
     def _optimizer_inputs(self) -> list[torch.Tensor]:
         if not self.traced_adam:
@@ -138,7 +139,7 @@ class CompiledUpdate:
             [state["exp_avg"] for state in states]
             + [state["exp_avg_sq"] for state in states]
             + [state["step"] for state in states]
-            + [torch.tensor(scalars, dtype=torch.float64)]
+            + [torch.tensor(scalars, dtype=torch.float64, device=self.parameters[0].device)]
         )
 
     def _adam_state(self, parameter: torch.Tensor) -> dict[str, torch.Tensor]:

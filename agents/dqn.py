@@ -43,8 +43,8 @@ class UpdateSettings:
             Adam, the optimizer step) as one traced graph compiled by Inductor (see
             :mod:`agents.compiled_update`). For small networks most of an eager update is
             per-operation overhead, which compiling removes; the first update then takes
-            a few seconds to compile. The greedy forward pass of :meth:`DQNAgent.act` is
-            compiled too, for each batch shape that recurs (see
+            a few seconds to compile. On CPU the greedy forward pass of
+            :meth:`DQNAgent.act` is compiled too, for each batch shape that recurs (see
             :mod:`agents.compiled_acting`). Where
             compiling fails (no C++ compiler, for example) the agent warns and keeps the
             eager code. Networks with dropout always use the eager code.
@@ -148,7 +148,9 @@ class DQNAgent:
         self._compiled_greedy: CompiledGreedyActions | None = None
         if settings.compile_update and not self._switch_modes:
             self._compiled_update = CompiledUpdate(self)
-            self._compiled_greedy = CompiledGreedyActions(self.q_network)
+            if self.device.type == "cpu":
+                # Observations arrive as numpy arrays, which the compiled forward reads in place.
+                self._compiled_greedy = CompiledGreedyActions(self.q_network)
 
     def _as_tensor(self, observations: np.ndarray) -> torch.Tensor:
         # np.array copies, so read-only inputs (cached tables, for example) are safe to wrap.
