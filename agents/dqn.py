@@ -45,9 +45,9 @@ class UpdateSettings:
             per-operation overhead, which compiling removes; the first update then takes
             a few seconds to compile. On CPU the greedy forward pass of
             :meth:`DQNAgent.act` is compiled too, for each batch shape that recurs (see
-            :mod:`agents.compiled_acting`). Where
-            compiling fails (no C++ compiler, for example) the agent warns and keeps the
-            eager code. Networks with dropout always use the eager code.
+            :mod:`agents.compiled_acting`). Where compiling fails (no C++ compiler, for
+            example) the agent warns and keeps the eager code. Networks with dropout
+            always use the eager code.
     """
 
     learning_rate: float = 1e-3
