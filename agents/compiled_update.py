@@ -199,7 +199,7 @@ def _adam_step(
 ) -> None:
     """Apply Adam's step in place, as ``torch.optim.Adam`` (not AdamW) computes it.
 
-    ``optimizer_state`` holds the first and second moments and step counts of every
+    ``optimizer_state`` contains the first and second moments and step counts of every
     parameter, then one tensor with each parameter's step size and square root of its
     second bias correction.
     """
