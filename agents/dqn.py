@@ -301,8 +301,8 @@ class DQNAgent:
         Nothing is changed in place.
 
         The same computation as :meth:`_eager_update` up to the optimizer step, written as
-        a pure function of the parameters so that ``torch.compile`` can turn targets,
-        forward and backward passes and clipping into one graph.
+        a pure function of the parameters so that :mod:`agents.compiled_update` can trace
+        targets, forward and backward passes and clipping into one graph.
         """
         settings = self.settings
         network = self.q_network
