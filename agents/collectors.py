@@ -76,6 +76,77 @@ class Transitions:
 
 
 @dataclass
+class StackedTransitions:
+    """Transitions already stacked into the arrays that ``ReplayBuffer.add`` takes."""
+
+    arrays: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.arrays["actions"])
+
+    def as_arrays(self) -> dict[str, np.ndarray]:
+        """Return the arrays keyed like ``ReplayBuffer.add``."""
+        return self.arrays
+
+
+class TransitionBlocks:
+    """Transitions gathered in blocks of rows, such as the symmetric copies of one transition.
+
+    The rows of a block share their reward, termination and step count.
+    """
+
+    def __init__(self) -> None:
+        self.observations: list[np.ndarray] = []
+        self.actions: list[np.ndarray] = []
+        self.next_observations: list[np.ndarray] = []
+        self.next_action_masks: list[np.ndarray] = []
+        self.rewards: list[float] = []
+        self.terminations: list[bool] = []
+        self.num_steps: list[int] = []
+        self.block_sizes: list[int] = []
+
+    def add(
+        self,
+        observations: np.ndarray,
+        actions: np.ndarray,
+        reward: float,
+        next_observations: np.ndarray,
+        terminated: bool,
+        next_action_masks: np.ndarray,
+        num_steps: int,
+    ) -> None:
+        """Add a block of transitions, batch on axis 0."""
+        self.observations.append(observations)
+        self.actions.append(actions)
+        self.next_observations.append(next_observations)
+        self.next_action_masks.append(next_action_masks)
+        self.rewards.append(reward)
+        self.terminations.append(terminated)
+        self.num_steps.append(num_steps)
+        self.block_sizes.append(len(actions))
+
+    def __len__(self) -> int:
+        return sum(self.block_sizes)
+
+    def as_arrays(self) -> dict[str, np.ndarray]:
+        """Return the transitions as arrays keyed like ``ReplayBuffer.add``.
+
+        Raises:
+            ValueError: If no block was added (callers check ``len`` first).
+        """
+        sizes = self.block_sizes
+        return {
+            "observations": np.concatenate(self.observations),
+            "actions": np.concatenate(self.actions).astype(np.int64, copy=False),
+            "rewards": np.repeat(np.asarray(self.rewards, dtype=np.float32), sizes),
+            "next_observations": np.concatenate(self.next_observations),
+            "terminations": np.repeat(np.asarray(self.terminations, dtype=np.bool_), sizes),
+            "next_action_masks": np.concatenate(self.next_action_masks),
+            "num_steps": np.repeat(np.asarray(self.num_steps, dtype=np.uint8), sizes),
+        }
+
+
+@dataclass
 class EpisodeRecord:
     """Summary of one finished episode (or game) for logging."""
 
@@ -111,6 +182,9 @@ class EnvCollector:
     def __init__(self, envs: list[Any], seed: int, *, n_step: int = 1, gamma: float = 0.99) -> None:
         self.envs = envs
         self.n_step_accumulator = NStepAccumulator(n_step, gamma)
+        # One-step transitions skip the n-step windows. Switched off, the same transitions
+        # come through the accumulator, which the tests compare.
+        self.one_step = n_step == 1
         self.observations: list[np.ndarray] = []
         self.masks: list[np.ndarray] = []
         self.returns = [0.0] * len(envs)
@@ -122,15 +196,16 @@ class EnvCollector:
 
     def step(
         self, agent: Any, epsilon: float, num_steps: int
-    ) -> tuple[Transitions, list[EpisodeRecord]]:
+    ) -> tuple[Transitions | StackedTransitions, list[EpisodeRecord]]:
         """Step the first ``num_steps`` environments once each."""
-        count, observations, masks, actions = act_on_first(self, agent, epsilon, num_steps)
+        count, observations, _, actions = act_on_first(self, agent, epsilon, num_steps)
+        if self.one_step:
+            return self._step_one_step(count, observations, actions)
         transitions = Transitions()
         finished: list[EpisodeRecord] = []
         for index in range(count):
-            env = self.envs[index]
             action = int(actions[index])
-            next_observation, reward, terminated, truncated, info = env.step(action)
+            next_observation, reward, terminated, truncated, info = self.envs[index].step(action)
             completed = self.n_step_accumulator.push(
                 index,
                 observations[index],
@@ -143,16 +218,59 @@ class EnvCollector:
             )
             for transition in completed:
                 _append(transitions, transition)
-            self.returns[index] += float(reward)
-            self.lengths[index] += 1
-            if terminated or truncated:
-                finished.append(EpisodeRecord(self.returns[index], self.lengths[index], info))
-                self.returns[index] = 0.0
-                self.lengths[index] = 0
-                next_observation, info = env.reset()
-            self.observations[index] = next_observation
-            self.masks[index] = info["action_mask"]
+            self._end_step(
+                index, float(reward), terminated or truncated, next_observation, info, finished
+            )
         return transitions, finished
+
+    def _step_one_step(
+        self, count: int, observations: np.ndarray, actions: np.ndarray
+    ) -> tuple[StackedTransitions, list[EpisodeRecord]]:
+        # One transition per environment and step, so the stacked observations that chose
+        # the actions are the transitions' observations, and no n-step window is needed.
+        rewards: list[float] = []
+        terminations: list[bool] = []
+        next_observations: list[np.ndarray] = []
+        next_masks: list[np.ndarray] = []
+        finished: list[EpisodeRecord] = []
+        for index, action in enumerate(actions.tolist()):
+            next_observation, reward, terminated, truncated, info = self.envs[index].step(action)
+            reward = float(reward)
+            rewards.append(reward)
+            terminations.append(terminated)
+            next_observations.append(next_observation)
+            next_masks.append(info["action_mask"])
+            self._end_step(index, reward, terminated or truncated, next_observation, info, finished)
+        arrays = {
+            "observations": observations,
+            "actions": np.asarray(actions, dtype=np.int64),
+            "rewards": np.asarray(rewards, dtype=np.float32),
+            "next_observations": np.stack(next_observations),
+            "terminations": np.asarray(terminations, dtype=np.bool_),
+            "next_action_masks": np.stack(next_masks),
+            "num_steps": np.ones(count, dtype=np.uint8),
+        }
+        return StackedTransitions(arrays), finished
+
+    def _end_step(
+        self,
+        index: int,
+        reward: float,
+        episode_over: bool,
+        next_observation: np.ndarray,
+        info: dict,
+        finished: list[EpisodeRecord],
+    ) -> None:
+        """Count the step into the episode's return and length; reset the env at its end."""
+        self.returns[index] += reward
+        self.lengths[index] += 1
+        if episode_over:
+            finished.append(EpisodeRecord(self.returns[index], self.lengths[index], info))
+            self.returns[index] = 0.0
+            self.lengths[index] = 0
+            next_observation, info = self.envs[index].reset()
+        self.observations[index] = next_observation
+        self.masks[index] = info["action_mask"]
 
     def close(self) -> None:
         """Close every environment."""
@@ -185,6 +303,8 @@ class SelfPlayCollector:
         self.augment_symmetries = augment_symmetries
         # Streams are keyed by (board, player), and a game's end closes both of its streams.
         self.n_step_accumulator = NStepAccumulator(n_step, gamma)
+        # One-step transitions skip the n-step windows, as in EnvCollector.
+        self.one_step = n_step == 1
         board_size = envs[0].unwrapped.game.board_size
         self.permutations = symmetry_permutations(board_size)  # (8, cells)
         self.action_maps = symmetry_action_maps(board_size)  # (8, cells)
@@ -219,10 +339,10 @@ class SelfPlayCollector:
 
     def step(
         self, agent: Any, epsilon: float, num_steps: int
-    ) -> tuple[Transitions, list[EpisodeRecord]]:
+    ) -> tuple[TransitionBlocks, list[EpisodeRecord]]:
         """Play one move on each of the first ``num_steps`` boards."""
         count, observations, masks, actions = act_on_first(self, agent, epsilon, num_steps)
-        transitions = Transitions()
+        transitions = TransitionBlocks()
         finished: list[EpisodeRecord] = []
         no_moves = np.zeros(self.num_cells, dtype=np.bool_)
         for index in range(count):
@@ -276,7 +396,7 @@ class SelfPlayCollector:
 
     def _push(
         self,
-        transitions: Transitions,
+        transitions: TransitionBlocks,
         stream: tuple[int, int],
         observation: np.ndarray,
         action: int,
@@ -285,6 +405,12 @@ class SelfPlayCollector:
         terminated: bool,
         next_mask: np.ndarray,
     ) -> None:
+        if self.one_step:
+            transition = NStepTransition(
+                observation, action, reward, next_observation, terminated, next_mask, 1
+            )
+            self._store(transitions, transition)
+            return
         # Every self-play game ends by the rules, so a terminal step closes the stream.
         completed = self.n_step_accumulator.push(
             stream,
@@ -299,22 +425,28 @@ class SelfPlayCollector:
         for transition in completed:
             self._store(transitions, transition)
 
-    def _store(self, transitions: Transitions, transition: NStepTransition) -> None:
+    def _store(self, transitions: TransitionBlocks, transition: NStepTransition) -> None:
         if not self.augment_symmetries:
-            _append(transitions, transition)
-            return
-        for symmetry in range(8):
-            permutation = self.permutations[symmetry]
-            planes = self.plane_permutations[symmetry]
-            transitions.append(
-                transition.observation[planes],
-                int(self.action_maps[symmetry][transition.action]),
+            transitions.add(
+                transition.observation[np.newaxis],
+                np.array([transition.action]),
                 transition.reward,
-                transition.next_observation[planes],
+                transition.next_observation[np.newaxis],
                 transition.terminated,
-                transition.next_action_mask[permutation],
+                transition.next_action_mask[np.newaxis],
                 transition.num_steps,
             )
+            return
+        # All 8 rotated and reflected copies at once, in the order of the symmetry tables.
+        transitions.add(
+            transition.observation[self.plane_permutations],  # (8, 2 * cells)
+            self.action_maps[:, transition.action],  # (8,)
+            transition.reward,
+            transition.next_observation[self.plane_permutations],
+            transition.terminated,
+            transition.next_action_mask[self.permutations],  # (8, cells)
+            transition.num_steps,
+        )
 
     def close(self) -> None:
         """Close every environment."""

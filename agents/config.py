@@ -108,8 +108,8 @@ class TrainConfig:
     double_q: bool = _option(True, "Double DQN targets")
     compile_update: str = _option(
         "auto",
-        "compile each update with torch.compile: on, off, or auto (on for runs of 20,000 "
-        "updates or more, where the few seconds of compiling pay off)",
+        "compile each update and the acting forward pass with Inductor: on, off, or auto "
+        "(on for runs of 20,000 updates or more, where the few seconds of compiling pay off)",
         choices=("auto", "on", "off"),
     )
     loss: str = _option("huber", "TD loss", choices=("huber", "mse"))

@@ -12,6 +12,8 @@ from torch import nn
 from torch.func import functional_call, grad_and_value
 from torch.nn import functional
 
+from agents.compiled_acting import CompiledGreedyActions
+from agents.compiled_update import CompiledUpdate
 from agents.networks import NetworkSpec, build_q_network
 from agents.replay_buffer import ReplayBatch
 
@@ -37,12 +39,15 @@ class UpdateSettings:
         loss: ``"huber"`` (smooth L1) or ``"mse"``.
         optimizer: ``"adam"`` or ``"rmsprop"``.
         weight_decay: L2 penalty coefficient passed to the optimizer.
-        compile_update: Compute each update (targets, loss, gradients and clipping) as one
-            function compiled with ``torch.compile``. For small networks most of an eager
-            update is per-operation overhead, which compiling removes; the first update
-            then takes a few seconds to compile. Where compiling fails (no C++ compiler,
-            for example) the agent warns and keeps the eager update. Networks with
-            dropout always use the eager update.
+        compile_update: Compute each update (targets, loss, gradients, clipping and, for
+            Adam, the optimizer step) as one traced graph compiled by Inductor (see
+            :mod:`agents.compiled_update`). For small networks most of an eager update is
+            per-operation overhead, which compiling removes; the first update then takes
+            a few seconds to compile. On CPU the greedy forward pass of
+            :meth:`DQNAgent.act` is compiled too, for each batch shape that recurs (see
+            :mod:`agents.compiled_acting`). Where compiling fails (no C++ compiler, for
+            example) the agent warns and keeps the eager code. Networks with dropout
+            always use the eager code.
     """
 
     learning_rate: float = 1e-3
@@ -136,12 +141,16 @@ class DQNAgent:
         # modes (a walk over every module) on each call is skipped.
         self._switch_modes = any(isinstance(m, nn.Dropout) for m in self.q_network.modules())
         self.q_network.eval()
-        self._compiled_update = None
-        if settings.compile_update and not self._switch_modes:
-            self._compiled_update = torch.compile(self._functional_update, dynamic=False)
         # Parameters change in place (optimizer steps, load_state_dict), so these stay valid.
         self._parameters = dict(self.q_network.named_parameters())
         self._target_parameters = dict(self.target_network.named_parameters())
+        self._compiled_update: CompiledUpdate | None = None
+        self._compiled_greedy: CompiledGreedyActions | None = None
+        if settings.compile_update and not self._switch_modes:
+            self._compiled_update = CompiledUpdate(self)
+            if self.device.type == "cpu":
+                # Observations arrive as numpy arrays, which the compiled forward reads in place.
+                self._compiled_greedy = CompiledGreedyActions(self.q_network)
 
     def _as_tensor(self, observations: np.ndarray) -> torch.Tensor:
         # np.array copies, so read-only inputs (cached tables, for example) are safe to wrap.
@@ -173,7 +182,9 @@ class DQNAgent:
         Exploration draws uniformly from the legal actions only, so with ``epsilon = 1`` no
         illegal action is ever chosen.
         """
-        actions = self.greedy_actions(observations, action_masks)
+        actions = self._compiled_greedy_actions(observations, action_masks)
+        if actions is None:
+            actions = self.greedy_actions(observations, action_masks)
         explore = self.rng.random(len(actions)) < epsilon
         if explore.any():
             num_actions = self.spec.num_actions
@@ -182,6 +193,25 @@ class DQNAgent:
                 scores = np.where(np.asarray(action_masks, bool)[explore], scores, -1.0)
             actions[explore] = scores.argmax(axis=1)
         return actions
+
+    def _compiled_greedy_actions(
+        self, observations: np.ndarray, action_masks: np.ndarray | None
+    ) -> np.ndarray | None:
+        """Return greedy actions from the compiled forward pass, or None to use the eager one."""
+        if self._compiled_greedy is None or not isinstance(observations, np.ndarray):
+            return None
+        try:
+            return self._compiled_greedy(
+                observations, None if action_masks is None else np.asarray(action_masks)
+            )
+        except Exception as error:  # noqa: BLE001 - any compiler failure falls back
+            logger.warning(
+                "compiling the greedy forward pass failed (%s: %s); using the eager one",
+                type(error).__name__,
+                str(error).splitlines()[0] if str(error) else "",
+            )
+            self._compiled_greedy = None
+            return None
 
     def train_on_batch(self, batch: ReplayBatch) -> tuple[float, float, np.ndarray]:
         """Take one gradient step on a replay batch.
@@ -193,28 +223,20 @@ class DQNAgent:
             The loss, the mean Q-value of the taken actions, and the absolute TD error of
             each transition (batch,), measured before the step, for prioritized replay.
         """
-        inputs = self._batch_tensors(batch)
         if self._compiled_update is not None:
             try:
-                # torch.func computes the gradients itself, so no outer autograd graph is
-                # recorded around the compiled call.
-                with torch.no_grad():
-                    gradients, loss, q_mean, td_errors = self._compiled_update(
-                        self._parameters, self._target_parameters, *inputs
-                    )
+                result = self._compiled_update(self._stored_batch_tensors(batch))
             except Exception as error:  # noqa: BLE001 - any compiler failure falls back
                 logger.warning(
-                    "torch.compile failed (%s: %s); using the eager update",
+                    "compiling the update failed (%s: %s); using the eager update",
                     type(error).__name__,
                     str(error).splitlines()[0] if str(error) else "",
                 )
                 self._compiled_update = None
             else:
-                for name, gradient in gradients.items():
-                    self._parameters[name].grad = gradient
-                self.optimizer.step()
                 self.num_updates += 1
-                return float(loss.item()), float(q_mean.item()), td_errors.cpu().numpy()
+                return result
+        inputs = self._batch_tensors(batch)
         return self._eager_update(*inputs)
 
     def _batch_tensors(self, batch: ReplayBatch) -> tuple[torch.Tensor | None, ...]:
@@ -234,6 +256,22 @@ class DQNAgent:
             next_masks,
             discounts,
             weights,
+        )
+
+    def _stored_batch_tensors(self, batch: ReplayBatch) -> tuple[torch.Tensor | None, ...]:
+        """Return the batch as tensors in the dtypes the buffer stores, sharing its arrays."""
+        return tuple(
+            None if array is None else _shared_tensor(array, self.device)
+            for array in (
+                batch.observations,
+                batch.next_observations,
+                batch.actions,
+                batch.rewards,
+                batch.terminations,
+                batch.next_action_masks,
+                batch.discounts,
+                batch.weights,
+            )
         )
 
     def _td_loss(
@@ -263,8 +301,8 @@ class DQNAgent:
         Nothing is changed in place.
 
         The same computation as :meth:`_eager_update` up to the optimizer step, written as
-        a pure function of the parameters so that ``torch.compile`` can turn targets,
-        forward and backward passes and clipping into one graph.
+        a pure function of the parameters so that :mod:`agents.compiled_update` can trace
+        targets, forward and backward passes and clipping into one graph.
         """
         settings = self.settings
         network = self.q_network
@@ -372,6 +410,14 @@ class DQNAgent:
         self.optimizer.load_state_dict(state["optimizer"])
         self.num_updates = int(state["num_updates"])
         self.rng.bit_generator.state = state["rng_state"]
+
+
+def _shared_tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    # torch.from_numpy shares memory; read-only or strided arrays are copied first.
+    if not (array.flags.writeable and array.flags.c_contiguous):
+        array = np.ascontiguousarray(array).copy()
+    tensor = torch.from_numpy(array)
+    return tensor if device.type == "cpu" else tensor.to(device)
 
 
 def _make_optimizer(network: nn.Module, settings: UpdateSettings) -> torch.optim.Optimizer:

@@ -237,17 +237,17 @@ def test_compiled_update_matches_eager_update():
     assert compiled.num_updates == eager.num_updates == 5
 
 
-def test_compiled_update_fallback_without_compiler(monkeypatch, caplog):
-    import torch._dynamo
+def test_compiled_update_fallback_without_compiler(caplog):
     import torch._inductor.config as inductor_config
 
-    torch._dynamo.reset()
-    monkeypatch.setattr(inductor_config.cpp, "cxx", ("/nonexistent/c++",))
     agent = make_agent(compile_update=True)
     before = [parameter.detach().clone() for parameter in agent.q_network.parameters()]
-    with caplog.at_level("WARNING", logger="agents.dqn"):
+    # config.patch restores the setting; monkeypatch.setattr would delete it on undo.
+    with (
+        inductor_config.patch({"cpp.cxx": ("/nonexistent/c++",)}),
+        caplog.at_level("WARNING", logger="agents.dqn"),
+    ):
         loss, _, _ = agent.train_on_batch(_random_batch(np.random.default_rng(0)))
-    torch._dynamo.reset()
     assert agent._compiled_update is None
     assert "using the eager update" in caplog.text
     assert np.isfinite(loss)

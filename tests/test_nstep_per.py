@@ -127,6 +127,41 @@ def test_nstep_window_stays_open_inside_episode():
     assert not stored[0]["terminations"]
 
 
+class AlternatingActionAgent:
+    def act(self, observations, epsilon, action_masks):
+        return (observations[:, 2] % 2).astype(np.int64)
+
+
+@pytest.mark.parametrize("num_steps", [3, 2])
+def test_one_step_collector_matches_accumulator(num_steps):
+    # The one-step path skips the n-step windows; it must store what the windows produce.
+    def make_collector(one_step):
+        episodes = [([1.0, -2.0, 3.0], "terminated"), ([0.5, 4.0], "truncated")] * 3
+        envs = [ScriptedEpisodesEnv(env_id, episodes) for env_id in range(3)]
+        collector = EnvCollector(envs, seed=0, n_step=1, gamma=0.9)
+        collector.one_step = one_step
+        return collector
+
+    fast, windowed = make_collector(True), make_collector(False)
+    for _ in range(6):
+        fast_transitions, fast_records = fast.step(AlternatingActionAgent(), 0.0, num_steps)
+        windowed_transitions, windowed_records = windowed.step(
+            AlternatingActionAgent(), 0.0, num_steps
+        )
+        fast_arrays = fast_transitions.as_arrays()
+        windowed_arrays = windowed_transitions.as_arrays()
+        assert len(fast_transitions) == len(windowed_transitions) == num_steps
+        assert sorted(fast_arrays) == sorted(windowed_arrays)
+        for key, expected in windowed_arrays.items():
+            assert fast_arrays[key].dtype == expected.dtype, key
+            np.testing.assert_array_equal(fast_arrays[key], expected, err_msg=key)
+        assert [(r.episode_return, r.length) for r in fast_records] == [
+            (r.episode_return, r.length) for r in windowed_records
+        ]
+    assert fast.returns == windowed.returns
+    assert [o.tolist() for o in fast.observations] == [o.tolist() for o in windowed.observations]
+
+
 def test_one_step_accumulator_passes_through():
     accumulator = NStepAccumulator(1, 0.99)
     observation = np.zeros(2)
@@ -213,6 +248,26 @@ def test_nstep_selfplay_symmetry_copies():
     assert rewards == sorted([0.25, 0.5, 1.0, -0.5, -1.0] * 8)
     steps = sorted(int(t["num_steps"]) for t in stored)
     assert steps == sorted([3, 2, 1, 2, 1] * 8)
+
+
+@pytest.mark.parametrize("augment", [False, True])
+def test_one_step_selfplay_matches_accumulator(augment):
+    game_a = [0, 3, 1, 4, 2, 4, 0]  # X wins at ply 5, then a second game opens
+    game_b = [4, 0, 8, 2, 6, 1, 8]  # O wins at ply 6, then a second game opens
+
+    def collect(one_step):
+        collector = SelfPlayCollector(
+            [TicTacToeEnv(), TicTacToeEnv()], 0, augment_symmetries=augment, n_step=1
+        )
+        collector.one_step = one_step
+        return collect_all(collector, BoardScripts([game_a, game_b]), 2, 7)
+
+    fast, windowed = collect(True), collect(False)
+    assert len(fast) == len(windowed) > 0
+    for index, (row, expected) in enumerate(zip(fast, windowed, strict=True)):
+        assert sorted(row) == sorted(expected)
+        for key, value in expected.items():
+            np.testing.assert_array_equal(row[key], value, err_msg=f"{key} of row {index}")
 
 
 def test_buffer_discounts_from_steps():
