@@ -41,7 +41,7 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
         "defaults": {},
         "no Double DQN": {"double_q": False},
         "dueling head": {"dueling": True},
-        "3-step returns": {"n_step": 3},
+        "1-step returns": {"n_step": 1},
         "prioritized replay": {"prioritized_replay": True},
         "no path features": {"path_features": False},
         "grid observation with a CNN": {"observation": "grid", "network": "cnn"},

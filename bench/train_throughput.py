@@ -163,7 +163,8 @@ def main() -> None:
     print(
         f"{args.env}: hidden_sizes {settings.hidden_sizes}, batch_size {settings.batch_size}, "
         f"train_freq {settings.train_freq}, gradient_steps {settings.gradient_steps}, "
-        f"buffer_size {settings.buffer_size}, num_envs {settings.num_envs}, "
+        f"buffer_size {settings.buffer_size}, n_step {settings.n_step}, "
+        f"num_envs {settings.num_envs}, "
         f"compile_update {settings.compile_update}; SB3 num_envs {sb3_num_envs}"
     )
 
