@@ -587,12 +587,15 @@ def validate_config(config: TrainConfig, env_name: str) -> None:
         )
     if not 1 <= config.n_step <= 100:
         raise ConfigError(f"n_step must be between 1 and 100, got {config.n_step}")
-    # One step of tic-tac-toe self-play can close 2 transitions per board (up to n_step each
-    # with n-step returns), 8 copies each.
-    per_step = config.num_envs * 16 * config.n_step
+    # One step can close up to n_step transitions per environment when an episode ends with
+    # n-step returns. In tic-tac-toe self-play that happens for both players of a board, and
+    # each transition is stored with its 7 symmetric copies.
+    copies = 16 if env_name == "tictactoe" else 1
+    per_step = config.num_envs * copies * config.n_step
     if config.buffer_size < max(config.batch_size, per_step):
+        factor = "16 x num_envs" if copies == 16 else "num_envs"
         raise ConfigError(
-            f"buffer_size must be at least batch_size ({config.batch_size}) and 16 x num_envs "
+            f"buffer_size must be at least batch_size ({config.batch_size}) and {factor} "
             f"x n_step ({per_step}), got {config.buffer_size}"
         )
     for name in ("per_alpha", "per_beta", "per_beta_final"):

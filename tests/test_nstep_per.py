@@ -647,3 +647,14 @@ def test_bad_n_step_exits_2():
     assert result.returncode == 2
     assert "n_step must be between 1 and 100, got 0" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_snake_buffer_bound_has_no_symmetry_factor():
+    # Snake stores no symmetric copies, so 8 environments with 10-step returns can close at
+    # most 80 transitions in one step.
+    config = resolve_config("snake", {"num_envs": 8, "n_step": 10, "buffer_size": 1000})
+    assert config.buffer_size == 1000
+    with pytest.raises(ConfigError, match=re.escape("num_envs x n_step (800), got 500")):
+        resolve_config(
+            "snake", {"num_envs": 8, "n_step": 100, "buffer_size": 500, "batch_size": 32}
+        )
