@@ -307,6 +307,26 @@ GAME_DEFAULTS: dict[str, dict[str, Any]] = {
 CLI_ONLY_KEYS = ("config", "resume")
 
 
+def parse_assignments(env_name: str, items: list[str]) -> dict[str, Any]:
+    """Parse ``KEY=VALUE`` strings (dashes allowed in keys) into typed option values.
+
+    Raises:
+        ConfigError: If an item has no ``=``, names no option of the game, or has a value
+            of the wrong type.
+    """
+    fields_by_name = {f.name: f for f in fields_for_env(env_name)}
+    values: dict[str, Any] = {}
+    for item in items:
+        key, separator, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not separator:
+            raise ConfigError(f"expected KEY=VALUE, got {item!r}")
+        if key not in fields_by_name:
+            raise ConfigError(f"unknown {env_name} option {key!r} in {item!r}")
+        values[key] = coerce_value(fields_by_name[key], value.strip())
+    return values
+
+
 def config_fields() -> list[dataclasses.Field]:
     """Return the fields of :class:`TrainConfig` in declaration order."""
     return list(dataclasses.fields(TrainConfig))

@@ -25,6 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from agents.config import ConfigError, parse_assignments
 from bench.time_to_target import run_seed, target_names
 
 # One switch changed at a time; the name says what differs from the defaults.
@@ -61,10 +62,10 @@ def main() -> None:
     parser.add_argument("--out", default="")
     args = parser.parse_args()
     seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
-    shared: dict[str, Any] = {}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        shared[key.strip().replace("-", "_")] = value.strip()
+    try:
+        shared: dict[str, Any] = parse_assignments(args.env, args.set)
+    except ConfigError as error:
+        parser.error(str(error))
     variants = VARIANTS[args.env]
     chosen = [name.strip() for name in args.variants.split(",") if name.strip()] or list(variants)
     unknown = [name for name in chosen if name not in variants]

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch
 
-from agents.config import resolve_config
+from agents.config import ConfigError, parse_assignments, resolve_config
 from agents.trainer import Trainer
 
 SNAKE_TARGETS = (20.0, 30.0)
@@ -96,10 +96,10 @@ def main() -> None:
     parser.add_argument("--out", default="")
     args = parser.parse_args()
     seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
-    overrides: dict[str, Any] = {}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        overrides[key.strip().replace("-", "_")] = value.strip()
+    try:
+        overrides: dict[str, Any] = parse_assignments(args.env, args.set)
+    except ConfigError as error:
+        parser.error(str(error))
     out = Path(args.out or ROOT / "bench" / "results" / f"time_to_target_{args.env}.json")
 
     rows = []

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from agents.baselines import algorithm_kwargs, make_baseline_env  # noqa: E402
-from agents.config import resolve_config  # noqa: E402
+from agents.config import ConfigError, parse_assignments, resolve_config  # noqa: E402
 
 PRESETS = {
     "game": {},
@@ -156,9 +156,10 @@ def main() -> None:
     sb3_num_envs = args.sb3_num_envs or args.num_envs
     OVERRIDES.update(PRESETS[args.preset])
     OVERRIDES["torch_threads"] = args.threads
-    for item in args.set:
-        key, _, value = item.partition("=")
-        OVERRIDES[key.strip().replace("-", "_")] = value.strip()
+    try:
+        OVERRIDES.update(parse_assignments(args.env, args.set))
+    except ConfigError as error:
+        parser.error(str(error))
     settings = resolve_config(args.env, shared_config(args.env, args.steps, args.num_envs))
     print(
         f"{args.env}: hidden_sizes {settings.hidden_sizes}, batch_size {settings.batch_size}, "

@@ -7,7 +7,7 @@ import torch
 
 import envs  # noqa: F401 - registers the environment ids.
 from agents.checkpoint import CheckpointError, SaveError, load_model_file, save_model_file
-from agents.config import ConfigError, load_config_file, resolve_config
+from agents.config import ConfigError, load_config_file, parse_assignments, resolve_config
 from tests.conftest import run_script
 
 
@@ -153,3 +153,14 @@ def test_tictactoe_works_in_gymnasium_vector_env(opponent):
         observations, rewards, terminated, truncated, infos = vector.step(actions)
         assert infos["winner"].dtype.kind == "i"
     vector.close()
+
+
+def test_parse_assignments_types_values():
+    values = parse_assignments("snake", ["total-timesteps=200000", "path_features=false"])
+    assert values == {"total_timesteps": 200_000, "path_features": False}
+    with pytest.raises(ConfigError, match="unknown snake option 'board_size'"):
+        parse_assignments("snake", ["board_size=4"])
+    with pytest.raises(ConfigError, match="expected KEY=VALUE"):
+        parse_assignments("snake", ["total_timesteps"])
+    with pytest.raises(ConfigError, match="expected an integer"):
+        parse_assignments("snake", ["eval_every=ten"])
