@@ -17,8 +17,12 @@ from tests.conftest import ROOT, TINY_SNAKE, TINY_TICTACTOE, run_script
 # the buffer contains a batch of 128 transitions, and run every 8 steps (snake's train_freq).
 # Update 1 therefore comes at step 136 and update 2, the first that fails, at step 144. With a
 # checkpoint every 8 steps, the last one (step 136) contains weights after a real update.
+# One-step returns keep that count exact: with n-step returns each environment's first
+# transitions reach the buffer n steps late.
 DIVERGING_SNAKE = [
     *TINY_SNAKE,
+    "--n-step",
+    "1",
     "--learning-rate",
     "1e30",
     "--max-grad-norm",
