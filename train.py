@@ -25,6 +25,7 @@ from agents.config import (
     ConciseArgumentParser,
     ConfigError,
     add_config_arguments,
+    env_kwargs,
     fields_for_env,
     load_config_file,
     positive_int,
@@ -156,6 +157,41 @@ def add_compare_parser(games: Any) -> None:
     )
 
 
+# Options that shape the environment, the network or the learner. A resumed run keeps them,
+# because its replay buffer, weights and evaluations belong to them.
+RUN_DEFINING_OPTIONS = {"algo", "network", "hidden_sizes", "activation", "dropout", "dueling"}
+
+
+def check_resume_changes(
+    env_name: str, saved: dict[str, Any], requested: dict[str, Any]
+) -> None:
+    """Reject changes to options a resumed run must keep, and print the other changes.
+
+    Raises:
+        ConfigError: If ``requested`` changes an environment or network option of the run.
+    """
+    fixed = RUN_DEFINING_OPTIONS | set(env_kwargs(resolve_config(env_name, {}), env_name))
+    changed = []
+    for name, value in requested.items():
+        old = saved.get(name)
+        same = (
+            tuple(value) == tuple(old)
+            if isinstance(value, (list, tuple)) and isinstance(old, (list, tuple))
+            else value == old
+        )
+        if same or name in ("total_timesteps", "run_dir", "progress"):
+            continue
+        if name in fixed:
+            option = "--" + name.replace("_", "-")
+            raise ConfigError(
+                f"{option} {value} differs from the resumed run's {old}: a resumed run keeps "
+                "its environment, network and algorithm; start a new run to change them"
+            )
+        changed.append(f"{name} {old} -> {value}")
+    if changed:
+        print("Resuming with changed options: " + ", ".join(changed))
+
+
 def resolve_run(args: argparse.Namespace) -> tuple[Any, Path, dict[str, Any] | None]:
     """Combine defaults, the resumed run, the config file and explicit options.
 
@@ -200,10 +236,13 @@ def resolve_run(args: argparse.Namespace) -> tuple[Any, Path, dict[str, Any] | N
         print(f"Resuming from {checkpoint_path} at step {payload['global_step']}")
     # The user set the command-line options and the config-file values unlike the defaults.
     set_by_user = set(explicit)
+    file_values: dict[str, Any] = {}
     if args.config:
         file_values = load_config_file(args.config, env_name)
         overrides.update(file_values)
         set_by_user |= options_set_in_file(file_values, env_name)
+    if payload is not None:
+        check_resume_changes(env_name, saved_config, {**file_values, **explicit})
     overrides.update(explicit)
     config = resolve_config(env_name, overrides, set_by_user)
     if config.run_dir:

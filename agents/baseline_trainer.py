@@ -26,6 +26,7 @@ from agents.baselines import (
     algorithm_class,
     algorithm_kwargs,
     baseline_metadata,
+    load_sb3_model,
     load_sb3_policy,
     make_baseline_env,
     read_metadata,
@@ -35,14 +36,14 @@ from agents.checkpoint import CheckpointError, atomic_write, checkpoint_step
 from agents.config import TrainConfig, env_kwargs, write_config
 from agents.networks import model_summary
 from agents.run_support import (
+    StopSignals,
     append_evaluation_row,
     clean_after_crash,
-    recorded_evaluation,
-    interrupt_on_signals,
     describe_metrics,
     evaluate_policy,
-    StopSignals,
+    interrupt_on_signals,
     make_progress_bar,
+    recorded_evaluation,
     resolve_device,
     write_results,
 )
@@ -161,7 +162,7 @@ class BaselineTrainer:
         self.elapsed_before = float(counters.get("elapsed_seconds", 0.0))
         self.eval_seconds = float(counters.get("eval_seconds", 0.0))
         self.last_eval_mark = int(counters.get("last_eval_mark", 0))
-        model = algorithm.load(path, env=vec_env, device=self.device)
+        model = load_sb3_model(algorithm, path, env=vec_env, device=self.device)
         self._load_replay_buffer(model, int(metadata["global_step"]))
         clean_after_crash(self.run_dir, int(metadata["global_step"]))
         # The final evaluation runs after the last checkpoint is saved. Its row is kept, so

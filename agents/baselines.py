@@ -25,6 +25,7 @@ import copy
 import json
 import logging
 import os
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -340,11 +341,24 @@ def load_sb3_policy(
             )
     algo = str(metadata.get("algo"))
     try:
-        model = algorithm_class(algo).load(path, device="cpu")
+        model = load_sb3_model(algorithm_class(algo), path, device="cpu")
     except Exception as error:  # noqa: BLE001 - SB3 raises many kinds on a bad archive.
         first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise CheckpointError(f"cannot load {path} with Stable-Baselines3: {first_line}") from None
     return SB3Policy(model, algo, path.name)
+
+
+def load_sb3_model(algorithm: Any, path: Any, **kwargs: Any) -> Any:
+    """Load a Stable-Baselines3 model, without SB3's false warning about ``n_steps``.
+
+    A DQN saved with ``n_steps > 1`` stores both ``n_steps`` and its ``NStepReplayBuffer``
+    class, and SB3 2.9 warns on load that ``n_steps`` is ignored because a custom replay
+    buffer class is given. That class is the n-step buffer itself, with the same
+    ``n_steps`` in its keyword arguments, so n-step returns stay in effect.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`n_steps=\d+` is ignored because a custom")
+        return algorithm.load(path, **kwargs)
 
 
 def baseline_metadata(env_name: str, config: TrainConfig, global_step: int) -> dict[str, Any]:

@@ -227,7 +227,7 @@ class TrainConfig:
     )
     starvation: bool = _option(
         False,
-        "the no-progress end is a death with death_reward, not a truncation",
+        "the no-progress end is a death with starvation_reward, not a truncation",
         env="snake",
     )
     starvation_reward: float = _option(

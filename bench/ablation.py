@@ -25,7 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agents.config import ConfigError, parse_assignments
+from agents.config import ConfigError, parse_assignments, resolve_config
 from bench.time_to_target import run_seed, target_names
 
 # One switch changed at a time; the name says what differs from the defaults.
@@ -64,6 +64,7 @@ def main() -> None:
     seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
     try:
         shared: dict[str, Any] = parse_assignments(args.env, args.set)
+        resolve_config(args.env, shared, set(shared))
     except ConfigError as error:
         parser.error(str(error))
     variants = VARIANTS[args.env]

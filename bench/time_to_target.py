@@ -98,6 +98,7 @@ def main() -> None:
     seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
     try:
         overrides: dict[str, Any] = parse_assignments(args.env, args.set)
+        resolve_config(args.env, overrides, set(overrides))
     except ConfigError as error:
         parser.error(str(error))
     out = Path(args.out or ROOT / "bench" / "results" / f"time_to_target_{args.env}.json")

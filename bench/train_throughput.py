@@ -157,7 +157,9 @@ def main() -> None:
     OVERRIDES.update(PRESETS[args.preset])
     OVERRIDES["torch_threads"] = args.threads
     try:
-        OVERRIDES.update(parse_assignments(args.env, args.set))
+        requested = parse_assignments(args.env, args.set)
+        OVERRIDES.update(requested)
+        resolve_config(args.env, shared_config(args.env, args.steps, args.num_envs), requested)
     except ConfigError as error:
         parser.error(str(error))
     settings = resolve_config(args.env, shared_config(args.env, args.steps, args.num_envs))

@@ -5,7 +5,13 @@ import json
 import numpy as np
 import pytest
 
-from agents.baselines import SB3Policy, algorithm_kwargs, is_sb3_model_file, read_metadata
+from agents.baselines import (
+    SB3Policy,
+    algorithm_kwargs,
+    is_sb3_model_file,
+    load_sb3_policy,
+    read_metadata,
+)
 from agents.config import resolve_config
 from agents.evaluation import count_losing_lines
 from tests.conftest import run_script
@@ -276,3 +282,15 @@ def test_ppo_rollout_overshoot_is_warned(caplog):
     assert "ends at step" not in caplog.text  # 256 is two whole rollouts of 128.
     warn_about_rollout_overshoot(model, "sb3-ppo", remaining=300, start=0)
     assert "ends at step 384, not 300" in caplog.text
+
+
+def test_snake_dqn_zip_loads_without_n_steps_warning(baseline_runs):
+    import warnings
+
+    path = baseline_runs[("snake", "sb3-dqn")] / "best_model.zip"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        policy = load_sb3_policy(path, "snake", {})
+    assert policy.model.n_steps == 10
+    assert policy.model.replay_buffer_kwargs.get("n_steps") == 10
+    assert not [w for w in caught if "is ignored because" in str(w.message)]

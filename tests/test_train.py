@@ -158,6 +158,35 @@ def test_resume_continues_step_count(tictactoe_run, tmp_path):
     assert loss_steps[-1] >= 3500
 
 
+def test_resume_rejects_changed_environment(tictactoe_run, tmp_path):
+    import shutil
+
+    run_dir = tmp_path / "resumed"
+    shutil.copytree(tictactoe_run, run_dir)
+    before = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
+    for option, value in (("--board-size", "4"), ("--hidden-sizes", "32,32")):
+        result = run_script(
+            "train.py", "tictactoe", "--resume", run_dir, option, value, "--no-progress"
+        )
+        assert result.returncode == 2, result.stderr
+        assert f"{option} " in result.stderr
+        assert "a resumed run keeps its environment" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == before
+
+
+def test_resume_reports_changed_options(tictactoe_run, tmp_path):
+    import shutil
+
+    run_dir = tmp_path / "resumed"
+    shutil.copytree(tictactoe_run, run_dir)
+    result = run_script(
+        "train.py", "tictactoe", "--resume", run_dir, "--gamma", "0.9",
+        "--total-timesteps", "3500", "--no-progress", check=True,
+    )  # fmt: skip
+    assert "Resuming with changed options: gamma 0.99 -> 0.9" in result.stdout
+
+
 def test_resume_from_damaged_newest_warns_and_falls_back(tictactoe_run, tmp_path):
     import shutil
 
