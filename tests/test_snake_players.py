@@ -262,7 +262,7 @@ def test_players_run_through_evaluation(player, env_kwargs):
         assert metrics["mean_score"] == 33
 
 
-def test_snake_score_charges_a_full_board_per_looping_game():
+def test_snake_score_charges_looping_games():
     steady = {"mean_score": 40.0, "end_no_progress": 0.0, "num_episodes": 20.0}
     assert snake_score(steady, 100) == 40.0
     # One looping game in 20 costs 100 / 20 apples; half of them cost 50.
@@ -282,7 +282,7 @@ class CirclingPolicy:
         return np.full(len(observations), 2)
 
 
-def test_evaluation_score_counts_games_ended_by_the_limit():
+def test_evaluation_score_counts_limit_endings():
     env_kwargs = {"grid_size": 6, "no_progress_limit": 30}
     metrics = evaluate_snake(CirclingPolicy(), env_kwargs, num_episodes=4, seed=0)
     assert metrics["end_no_progress"] == 4
