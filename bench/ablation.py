@@ -25,8 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agents.config import ConfigError, parse_assignments, resolve_config
-from bench.time_to_target import run_seed, target_names
+from bench.time_to_target import parse_set_options, run_seed, target_names
 
 # One switch changed at a time; the name says what differs from the defaults.
 VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
@@ -62,11 +61,7 @@ def main() -> None:
     parser.add_argument("--out", default="")
     args = parser.parse_args()
     seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
-    try:
-        shared: dict[str, Any] = parse_assignments(args.env, args.set)
-        resolve_config(args.env, shared, set(shared))
-    except ConfigError as error:
-        parser.error(str(error))
+    shared = parse_set_options(parser, args.env, args.set)
     variants = VARIANTS[args.env]
     chosen = [name.strip() for name in args.variants.split(",") if name.strip()] or list(variants)
     unknown = [name for name in chosen if name not in variants]

@@ -84,6 +84,18 @@ def run_seed(env_name: str, seed: int, overrides: dict[str, Any], run_dir: Path)
     return {"seed": seed, "total_steps": trainer.global_step, "targets": first}
 
 
+def parse_set_options(
+    parser: argparse.ArgumentParser, env_name: str, items: list[str]
+) -> dict[str, Any]:
+    """Parse ``--set KEY=VALUE`` items and check them as train.py does, exiting 2 if invalid."""
+    try:
+        overrides = parse_assignments(env_name, items)
+        resolve_config(env_name, overrides, set(overrides))
+    except ConfigError as error:
+        parser.error(str(error))
+    return overrides
+
+
 def main() -> None:
     """Train each seed, then print and save the steps, games and seconds to each target."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -96,11 +108,7 @@ def main() -> None:
     parser.add_argument("--out", default="")
     args = parser.parse_args()
     seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
-    try:
-        overrides: dict[str, Any] = parse_assignments(args.env, args.set)
-        resolve_config(args.env, overrides, set(overrides))
-    except ConfigError as error:
-        parser.error(str(error))
+    overrides = parse_set_options(parser, args.env, args.set)
     out = Path(args.out or ROOT / "bench" / "results" / f"time_to_target_{args.env}.json")
 
     rows = []

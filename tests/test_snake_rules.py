@@ -432,9 +432,11 @@ def test_food_distance_goes_around_the_body():
     body = [(2, 2), (2, 3), (3, 3), (4, 3), (4, 2), (4, 1), (3, 1), (2, 1), (1, 1), (0, 1)]
     game = SnakeGame.from_state(body, UP, (2, 0), 6, 6)
     up, right, down, left = game.assess_moves([UP, RIGHT, DOWN, LEFT], food_distances=True)
-    assert up.fatal and up.food_distance is None
+    assert up.fatal
+    assert up.food_distance is None
     assert left.food_distance == 5
-    assert not right.fatal and right.food_distance is None
+    assert not right.fatal
+    assert right.food_distance is None
     assert down == up
 
 
