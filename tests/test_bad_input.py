@@ -164,3 +164,19 @@ def test_parse_assignments_types_values():
         parse_assignments("snake", ["total_timesteps"])
     with pytest.raises(ConfigError, match="expected an integer"):
         parse_assignments("snake", ["eval_every=ten"])
+
+
+@pytest.mark.parametrize(
+    ("script", "item", "message"),
+    [
+        ("bench/time_to_target.py", "bogus=1", "unknown snake option 'bogus'"),
+        ("bench/time_to_target.py", "gamma=2", "gamma must be between 0 and 1"),
+        ("bench/ablation.py", "per_alpha=0.5", "per_alpha has no effect"),
+        ("bench/train_throughput.py", "n_step=0", "n_step must be between 1 and 100"),
+    ],
+)
+def test_bench_bad_set_exits_2(script, item, message):
+    result = run_script(script, "--env", "snake", "--set", item)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
