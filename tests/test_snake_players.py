@@ -265,7 +265,7 @@ def test_players_run_through_evaluation(player, env_kwargs):
 def test_snake_score_charges_looping_games():
     steady = {"mean_score": 40.0, "end_no_progress": 0.0, "num_episodes": 20.0}
     assert snake_score(steady, 100) == 40.0
-    # One looping game in 20 costs 100 / 20 apples; half of them cost 50.
+    # One looping game in 20 costs 100 / 20 apples, and 12 of 20 cost 60.
     assert snake_score({**steady, "end_no_progress": 1.0}, 100) == pytest.approx(35.0)
     circling = {"mean_score": 81.45, "end_no_progress": 12.0, "num_episodes": 20.0}
     later = {"mean_score": 79.45, "end_no_progress": 0.0, "num_episodes": 20.0}
