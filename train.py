@@ -210,7 +210,11 @@ def resolve_run(args: argparse.Namespace) -> tuple[Any, Path, dict[str, Any] | N
         baseline = find_baseline_checkpoint(args.resume)
         if baseline is not None:
             checkpoint_path, metadata = baseline
-            payload = {"baseline": (checkpoint_path, metadata), **metadata}
+            payload = {
+                "baseline": (checkpoint_path, metadata),
+                "checkpoint_path": str(checkpoint_path),
+                **metadata,
+            }
         else:
             checkpoint_path, payload = find_resumable_checkpoint(args.resume)
             if "agent" not in payload or "counters" not in payload:
@@ -233,7 +237,6 @@ def resolve_run(args: argparse.Namespace) -> tuple[Any, Path, dict[str, Any] | N
         overrides.update(saved_config)
         folder = checkpoint_path.parent
         run_dir = folder.parent if folder.name == "checkpoints" else folder
-        print(f"Resuming from {checkpoint_path} at step {payload['global_step']}")
     # The user set the command-line options and the config-file values unlike the defaults.
     set_by_user = set(explicit)
     file_values: dict[str, Any] = {}
@@ -245,6 +248,8 @@ def resolve_run(args: argparse.Namespace) -> tuple[Any, Path, dict[str, Any] | N
         check_resume_changes(env_name, saved_config, {**file_values, **explicit})
     overrides.update(explicit)
     config = resolve_config(env_name, overrides, set_by_user)
+    if payload is not None:
+        print(f"Resuming from {payload['checkpoint_path']} at step {payload['global_step']}")
     if config.run_dir:
         run_dir = Path(config.run_dir)
     elif run_dir is None:

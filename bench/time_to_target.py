@@ -92,7 +92,8 @@ def parse_set_options(
         overrides = parse_assignments(env_name, items)
         resolve_config(env_name, overrides, set(overrides))
     except ConfigError as error:
-        parser.error(str(error))
+        # One line, as train.py prints, without argparse's usage block.
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
     return overrides
 
 

@@ -161,7 +161,8 @@ def main() -> None:
         OVERRIDES.update(requested)
         resolve_config(args.env, shared_config(args.env, args.steps, args.num_envs), requested)
     except ConfigError as error:
-        parser.error(str(error))
+        # One line, as train.py prints, without argparse's usage block.
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
     settings = resolve_config(args.env, shared_config(args.env, args.steps, args.num_envs))
     print(
         f"{args.env}: hidden_sizes {settings.hidden_sizes}, batch_size {settings.batch_size}, "

@@ -179,4 +179,4 @@ def test_bench_bad_set_exits_2(script, item, message):
     result = run_script(script, "--env", "snake", "--set", item)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
-    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr

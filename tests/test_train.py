@@ -172,6 +172,7 @@ def test_resume_rejects_changed_environment(tictactoe_run, tmp_path):
         assert f"{option} " in result.stderr
         assert "a resumed run keeps its environment" in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+        assert "Resuming from" not in result.stdout
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == before
 
 
